@@ -1,0 +1,41 @@
+"""Test configuration: strict dtype promotion, float32 by default.
+
+The suite runs in the user's default precision (float32, no x64). Tests that
+check derivatives against finite differences switch to float64 locally with the
+`x64` fixture, which uses `jax.enable_x64` as a context manager, so nothing leaks.
+"""
+
+import jax
+import pytest
+from hypothesis import HealthCheck, settings
+
+
+jax.config.update("jax_numpy_dtype_promotion", "strict")
+jax.config.update("jax_numpy_rank_promotion", "allow")
+
+settings.register_profile(
+    "softeqx",
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("softeqx")
+
+
+@pytest.fixture
+def x64():
+    """Run the test body with 64-bit floats enabled."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture
+def getkey():
+    """A function returning a fresh PRNG key at each call."""
+    key = [jax.random.key(0)]
+
+    def next_key():
+        key[0], sub = jax.random.split(key[0])
+        return sub
+
+    return next_key

@@ -1,0 +1,75 @@
+"""Shared test helpers: tolerances per dtype, tree comparison, derivative checks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from softeqx._checks import MODES, SIGMOIDAL_MODES
+
+
+SOFT_MODES = SIGMOIDAL_MODES
+ALL_MODES = MODES
+
+
+def tolerance(dtype) -> dict:
+    """`rtol`/`atol` for comparing computed values in `dtype`."""
+    dtype = jnp.dtype(dtype)
+    if dtype == jnp.float64:
+        return {"rtol": 1e-10, "atol": 1e-12}
+    if dtype == jnp.float32:
+        return {"rtol": 2e-5, "atol": 2e-6}
+    return {"rtol": 2e-2, "atol": 2e-3}
+
+
+def assert_allclose(actual, expected, **kw) -> None:
+    """`np.testing.assert_allclose` with the tolerance of `actual`'s dtype."""
+    actual = jnp.asarray(actual)
+    tol = tolerance(actual.dtype)
+    tol.update(kw)
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), **tol)
+
+
+def assert_tree_allclose(actual, expected, **kw) -> None:
+    jax.tree_util.tree_map(lambda a, e: assert_allclose(a, e, **kw), actual, expected)
+
+
+def assert_golden(actual, printed) -> None:
+    """Equal to a printed value to its shown precision (4 decimals by default)."""
+    np.testing.assert_allclose(np.asarray(actual), np.asarray(printed), atol=6e-5)
+
+
+def central_difference(f, x, v, h: float = 1e-6):
+    """`(f(x + h v) - f(x - h v)) / 2h`, a directional derivative."""
+    return (f(x + h * v) - f(x - h * v)) / (2 * h)
+
+
+def check_jvp_fd(f, x, key, h: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7):
+    """Check `jax.jvp` of `f` at `x` against central differences, in float64.
+
+    Also checks `jax.vjp` against the Jacobian (`v @ J`), and `jacfwd` against
+    `jacrev`. `x` must be a float64 array and `f` return an array.
+    """
+    v = jax.random.normal(key, x.shape, dtype=x.dtype)
+    _, tangent = jax.jvp(f, (x,), (v,))
+    np.testing.assert_allclose(
+        tangent, central_difference(f, x, v, h), rtol=rtol, atol=atol
+    )
+    fwd = jax.jacfwd(f)(x)
+    rev = jax.jacrev(f)(x)
+    np.testing.assert_allclose(fwd, rev, rtol=1e-10, atol=1e-12)
+    y, pullback = jax.vjp(f, x)
+    w = jax.random.normal(jax.random.fold_in(key, 1), jnp.shape(y), dtype=x.dtype)
+    (cotangent,) = pullback(w)
+    expected = jnp.tensordot(w, fwd, axes=w.ndim)
+    np.testing.assert_allclose(cotangent, expected, rtol=1e-10, atol=1e-12)
+
+
+def count_traces(f):
+    """Wrap `f` in `jax.jit`, counting how many times it is traced."""
+    counter = {"traces": 0}
+
+    def counted(*args, **kwargs):
+        counter["traces"] += 1
+        return f(*args, **kwargs)
+
+    return jax.jit(counted), counter

@@ -6,6 +6,7 @@ for the exact `jax.numpy` result, or a smoothness family (`"smooth"`, `"c0"`,
 use `import softeqx` and call `softeqx.abs(...)`.
 """
 
+from . import methods as methods
 from ._custom_types import (
     Mode as Mode,
     SigmoidalMode as SigmoidalMode,
@@ -38,6 +39,24 @@ from ._ops.logical import (
     logical_or as logical_or,
     logical_xor as logical_xor,
 )
+from ._ops.ordering import (
+    argmax as argmax,
+    argmin as argmin,
+    argsort as argsort,
+    max as max,
+    min as min,
+    rank as rank,
+    sort as sort,
+    top_k as top_k,
+)
+from ._ops.quantile import (
+    argmedian as argmedian,
+    argpercentile as argpercentile,
+    argquantile as argquantile,
+    median as median,
+    percentile as percentile,
+    quantile as quantile,
+)
 from ._ops.safe_math import (
     arccos as arccos,
     arcsin as arcsin,
@@ -58,6 +77,12 @@ from ._ops.selection import (
 from ._ops.sigmoidal import sigmoidal as sigmoidal, softrelu as softrelu
 from ._ops.straight_through import (
     abs_st as abs_st,
+    argmax_st as argmax_st,
+    argmedian_st as argmedian_st,
+    argmin_st as argmin_st,
+    argpercentile_st as argpercentile_st,
+    argquantile_st as argquantile_st,
+    argsort_st as argsort_st,
     clip_st as clip_st,
     equal_st as equal_st,
     grad_replace as grad_replace,
@@ -67,11 +92,19 @@ from ._ops.straight_through import (
     isclose_st as isclose_st,
     less_equal_st as less_equal_st,
     less_st as less_st,
+    max_st as max_st,
+    median_st as median_st,
+    min_st as min_st,
     not_equal_st as not_equal_st,
+    percentile_st as percentile_st,
+    quantile_st as quantile_st,
+    rank_st as rank_st,
     relu_st as relu_st,
     round_st as round_st,
     sign_st as sign_st,
+    sort_st as sort_st,
     st as st,
+    top_k_st as top_k_st,
 )
 
 

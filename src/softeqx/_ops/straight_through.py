@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import jax
 import jax.tree_util as jtu
 
-from . import comparison, elementwise
+from . import comparison, elementwise, ordering, quantile
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -146,3 +146,17 @@ isclose_st = register(comparison.isclose)
 less_st = register(comparison.less)
 less_equal_st = register(comparison.less_equal)
 not_equal_st = register(comparison.not_equal)
+argmax_st = register(ordering.argmax)
+argmin_st = register(ordering.argmin)
+argsort_st = register(ordering.argsort)
+max_st = register(ordering.max)
+min_st = register(ordering.min)
+rank_st = register(ordering.rank)
+sort_st = register(ordering.sort)
+top_k_st = register(ordering.top_k)
+argmedian_st = register(quantile.argmedian)
+argpercentile_st = register(quantile.argpercentile)
+argquantile_st = register(quantile.argquantile)
+median_st = register(quantile.median)
+percentile_st = register(quantile.percentile)
+quantile_st = register(quantile.quantile)

@@ -4,8 +4,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
-from .._projections.simplex import project
-from .base import AbstractOrderingMethod, chunked_rows_matmul, chunked_rows_rmatmul
+from .score import AbstractScoreMethod
 
 
 def absolute_deviation_sums(a: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
@@ -21,7 +20,7 @@ def absolute_deviation_sums(a: Float[Array, "*batch n"]) -> Float[Array, "*batch
     return jnp.take_along_axis(sums, inverse, axis=-1)
 
 
-class NeuralSort(AbstractOrderingMethod):
+class NeuralSort(AbstractScoreMethod):
     r"""NeuralSort (Grover et al., 2019).
 
     Row $i$ (the $i$-th smallest, 0-based) of the ascending soft permutation is
@@ -49,42 +48,32 @@ class NeuralSort(AbstractOrderingMethod):
 
     modes = SIGMOIDAL_MODES
 
-    def rows(
-        self,
-        a: Float[Array, "*batch n"],
-        positions: Int[Array, " k"],
-        softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch k n"]:
-        return self._rows(a, absolute_deviation_sums(a), positions, softness, mode)
+    def columns(self, a: Float[Array, "*batch n"]) -> tuple[Array, Array]:
+        return a, absolute_deviation_sums(a)
 
-    def _rows(
-        self, a: Array, b: Array, positions: Array, softness: Array, mode: str
+    def row_parameters(
+        self, a: Float[Array, "*batch n"], positions: Int[Array, " k"]
+    ) -> Float[Array, "*batch k"]:
+        slope = (2 * positions + 1 - a.shape[-1]).astype(a.dtype)
+        return jnp.broadcast_to(slope, (*a.shape[:-1], positions.shape[0]))
+
+    def score(
+        self, rows: Array, columns: tuple[Array, Array], softness: Array
     ) -> Array:
-        n = a.shape[-1]
-        slope = (2 * positions + 1 - n).astype(a.dtype)
-        scores = (slope[:, None] * a[..., None, :] - b[..., None, :]) / softness
-        return project(scores, mode)
+        a, b = columns
+        return (rows * a - b) / softness
 
-    def sorted_values(
+    def score_pullback(
         self,
-        a: Float[Array, "*batch n"],
-        v: Float[Array, "*batch n m"],
-        positions: Int[Array, " k"],
+        rows: Array,
+        columns: tuple[Array, Array],
         softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch k m"]:
-        b = absolute_deviation_sums(a)
-        return chunked_rows_matmul(
-            lambda p: self._rows(a, b, p, softness, mode), v, positions
-        )
-
-    def transpose_apply(
-        self,
-        a: Float[Array, "*batch n"],
-        u: Float[Array, "*batch n m"],
-        softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch n m"]:
-        b = absolute_deviation_sums(a)
-        return chunked_rows_rmatmul(lambda p: self._rows(a, b, p, softness, mode), u)
+        theta: Array,
+        dtheta: Array,
+    ) -> tuple[Array, tuple[Array, Array], Array]:
+        a, _ = columns
+        d_rows = (dtheta @ a[..., :, None])[..., 0] / softness
+        d_a = (jnp.swapaxes(dtheta, -1, -2) @ rows[..., :, None])[..., 0] / softness
+        d_b = -jnp.sum(dtheta, axis=-2) / softness
+        d_softness = -jnp.sum(dtheta * theta) / softness
+        return d_rows, (d_a, d_b), d_softness

@@ -4,11 +4,10 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
-from .._projections.simplex import project
-from .base import AbstractOrderingMethod, chunked_rows_matmul, chunked_rows_rmatmul
+from .score import AbstractScoreMethod
 
 
-class SoftSort(AbstractOrderingMethod):
+class SoftSort(AbstractScoreMethod):
     r"""SoftSort (Prillo & Eisenschlos, 2020).
 
     Row $i$ of the ascending soft permutation is the projection onto the simplex
@@ -33,34 +32,22 @@ class SoftSort(AbstractOrderingMethod):
 
     modes = SIGMOIDAL_MODES
 
-    def rows(
-        self,
-        a: Float[Array, "*batch n"],
-        positions: Int[Array, " k"],
-        softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch k n"]:
-        targets = jnp.take(jnp.sort(a, axis=-1), positions, axis=-1)
-        scores = -jnp.abs(targets[..., :, None] - a[..., None, :]) / softness
-        return project(scores, mode)
+    def columns(self, a: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
+        return a
 
-    def sorted_values(
-        self,
-        a: Float[Array, "*batch n"],
-        v: Float[Array, "*batch n m"],
-        positions: Int[Array, " k"],
-        softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch k m"]:
-        return chunked_rows_matmul(
-            lambda p: self.rows(a, p, softness, mode), v, positions
+    def row_parameters(
+        self, a: Float[Array, "*batch n"], positions: Int[Array, " k"]
+    ) -> Float[Array, "*batch k"]:
+        return jnp.take(jnp.sort(a, axis=-1), positions, axis=-1)
+
+    def score(self, rows: Array, columns: Array, softness: Array) -> Array:
+        return -jnp.abs(rows - columns) / softness
+
+    def score_pullback(
+        self, rows: Array, columns: Array, softness: Array, theta: Array, dtheta: Array
+    ) -> tuple[Array, Array, Array]:
+        signed = (
+            dtheta * jnp.sign(rows[..., :, None] - columns[..., None, :]) / softness
         )
-
-    def transpose_apply(
-        self,
-        a: Float[Array, "*batch n"],
-        u: Float[Array, "*batch n m"],
-        softness: Array,
-        mode: str,
-    ) -> Float[Array, "*batch n m"]:
-        return chunked_rows_rmatmul(lambda p: self.rows(a, p, softness, mode), u)
+        d_softness = -jnp.sum(dtheta * theta) / softness
+        return -jnp.sum(signed, axis=-1), jnp.sum(signed, axis=-2), d_softness

@@ -34,9 +34,13 @@ POWERS = {"c0": 1, "c1": 2, "c2": 3}
 MAX_NEWTON_STEPS = 60
 
 
-def _threshold(theta: Array, q: int) -> Array:
-    """The `lam` with `sum [theta - lam]_+^q = 1` along the last axis (keepdims)."""
-    lam0 = jnp.max(theta, axis=-1, keepdims=True) - 1
+def _threshold(theta: Array, q: int, start: Array | None = None) -> Array:
+    """The `lam` with `sum [theta - lam]_+^q = 1` along the last axis (keepdims).
+
+    `start` must be a threshold at or below the root (`f(start) >= 0`), e.g. the
+    root for a subset of the scores; the default `max(theta) - 1` always is.
+    """
+    lam0 = jnp.max(theta, axis=-1, keepdims=True) - 1 if start is None else start
 
     def excess_and_slope(lam: Array) -> tuple[Array, Array]:
         gap = jnp.maximum(theta - lam, 0)
@@ -46,7 +50,7 @@ def _threshold(theta: Array, q: int) -> Array:
         )
         return excess, slope
 
-    tol = 4 * jnp.finfo(theta.dtype).eps
+    tol = 64 * jnp.finfo(theta.dtype).eps
 
     def cond(carry: tuple[Array, Array, Array]) -> Array:
         step, _, excess = carry
@@ -63,14 +67,22 @@ def _threshold(theta: Array, q: int) -> Array:
     return lam
 
 
-def _solve(theta: Array, mode: str) -> tuple[Array, Array]:
-    """The projection `p` and the Jacobian weights `w` (see module docstring)."""
+def solve(
+    theta: Array, mode: str, peak: Array | None = None, start: Array | None = None
+) -> tuple[Array, Array]:
+    """The projection `p` and the Jacobian weights `w` (see module docstring).
+
+    Optional hints, both with a trailing axis of size 1: `peak`, the maximum of
+    `theta` along the last axis, and `start`, a threshold at or below the root
+    (relative to `peak`). Not differentiable: use `project` for that.
+    """
+    theta = theta - (jnp.max(theta, axis=-1, keepdims=True) if peak is None else peak)
     if mode == "smooth":
-        p = jax.nn.softmax(theta, axis=-1)
+        e = jnp.exp(theta)
+        p = e / jnp.sum(e, axis=-1, keepdims=True)
         return p, p
     q = POWERS[mode]
-    theta = theta - jax.lax.stop_gradient(jnp.max(theta, axis=-1, keepdims=True))
-    gap = jnp.maximum(theta - _threshold(theta, q), 0)
+    gap = jnp.maximum(theta - _threshold(theta, q, start), 0)
     p = gap**q
     w = (gap > 0).astype(gap.dtype) if q == 1 else q * gap ** (q - 1)
     return p / jnp.sum(p, axis=-1, keepdims=True), w
@@ -79,7 +91,7 @@ def _solve(theta: Array, mode: str) -> tuple[Array, Array]:
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def project(theta: Float[Array, "... n"], mode: str) -> Float[Array, "... n"]:
     """Project scores onto the simplex along the last axis with `mode`'s regulariser."""
-    return _solve(theta, mode)[0]
+    return solve(theta, mode)[0]
 
 
 @project.defjvp
@@ -87,7 +99,7 @@ def _project_jvp(
     mode: str, primals: tuple[Array], tangents: tuple[Array]
 ) -> tuple[Array, Array]:
     (theta,), (dtheta,) = primals, tangents
-    p, w = _solve(theta, mode)
+    p, w = solve(theta, mode)
     total = jnp.sum(w, axis=-1, keepdims=True)
     mean = jnp.sum(w * dtheta, axis=-1, keepdims=True) / total
     return p, w * (dtheta - mean)

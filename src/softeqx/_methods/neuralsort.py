@@ -1,23 +1,80 @@
 """NeuralSort: the relaxed sort operator of Grover et al. (2019)."""
 
+import functools
+
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
+from .._ops.sigmoidal import SIGMOIDS
+from .base import chunk_size
 from .score import AbstractScoreMethod
 
 
-def absolute_deviation_sums(a: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
-    """`B_j = sum_k |a_j - a_k|` in O(n log n), from sorted prefix sums."""
+def _pair_sums(a_rows: Array, a: Array, softness: Array, mode: str) -> Array:
+    """`sum_k |a_j - a_k|_soft` for the rows `a_rows`, `(..., c)`."""
+    d = a_rows[..., :, None] - a[..., None, :]
+    return jnp.sum(d * SIGMOIDS[mode].sign(d / softness), axis=-1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def soft_deviation_sums(
+    a: Float[Array, "*batch n"], softness: Array, mode: str
+) -> Float[Array, "*batch n"]:
+    r"""`B_j = sum_k |a_j - a_k|_s`, with the soft absolute value of `mode`.
+
+    $|d|_s = d\,(2F(d/\tau) - 1)$ as in [`softeqx.abs`][]. Computed in chunks of
+    rows (O(n) memory per row), with a chunked backward pass.
+    """
     n = a.shape[-1]
-    order = jnp.argsort(a, axis=-1)
-    s = jnp.take_along_axis(a, order, axis=-1)
-    before = jnp.cumsum(s, axis=-1) - s  # sum of the smaller values
-    after = jnp.sum(s, axis=-1, keepdims=True) - before - s
-    r = jnp.arange(n, dtype=a.dtype)
-    sums = r * s - before + after - (n - 1 - r) * s
-    inverse = jnp.argsort(order, axis=-1)
-    return jnp.take_along_axis(sums, inverse, axis=-1)
+    size = chunk_size(n)
+    if n <= size:
+        return _pair_sums(a, a, softness, mode)
+    count = -(-n // size)
+    rows = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)], mode="edge")
+    rows = jnp.moveaxis(rows.reshape(*a.shape[:-1], count, size), -2, 0)
+    sums = jax.lax.map(lambda r: _pair_sums(r, a, softness, mode), rows)
+    return jnp.moveaxis(sums, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
+
+
+def _soft_deviation_sums_fwd(a: Array, softness: Array, mode: str):
+    return soft_deviation_sums(a, softness, mode), (a, softness)
+
+
+def _soft_deviation_sums_bwd(mode: str, residuals: tuple[Array, Array], g: Array):
+    a, softness = residuals
+    n = a.shape[-1]
+    size = chunk_size(n)
+
+    def block(a_rows: Array, g_rows: Array) -> tuple[Array, Array, Array]:
+        _, pullback = jax.vjp(
+            lambda r, c, s: _pair_sums(r, c, s, mode), a_rows, a, softness
+        )
+        return pullback(g_rows)
+
+    if n <= size:
+        d_rows, d_cols, d_s = block(a, g)
+        return d_rows + d_cols, d_s
+    count = -(-n // size)
+    pad = [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)]
+    a_rows = jnp.moveaxis(
+        jnp.pad(a, pad, mode="edge").reshape(*a.shape[:-1], count, size), -2, 0
+    )
+    g_rows = jnp.moveaxis(jnp.pad(g, pad).reshape(*g.shape[:-1], count, size), -2, 0)
+
+    def step(acc, xs):
+        d_rows, d_cols, d_s = block(*xs)
+        return (acc[0] + d_cols, acc[1] + d_s), d_rows
+
+    (d_cols, d_s), d_rows = jax.lax.scan(
+        step, (jnp.zeros_like(a), jnp.zeros_like(softness)), (a_rows, g_rows)
+    )
+    d_rows = jnp.moveaxis(d_rows, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
+    return d_rows + d_cols, d_s
+
+
+soft_deviation_sums.defvjp(_soft_deviation_sums_fwd, _soft_deviation_sums_bwd)
 
 
 class NeuralSort(AbstractScoreMethod):
@@ -26,12 +83,15 @@ class NeuralSort(AbstractScoreMethod):
     Row $i$ (the $i$-th smallest, 0-based) of the ascending soft permutation is
     the projection onto the simplex of
     $$\theta_{ij} = \big((2i + 1 - n)\,a_j - B_j\big) / \tau,
-    \qquad B_j = \textstyle\sum_k |a_j - a_k|,$$
-    whose maximiser is exactly the element of rank $i$: the projection relaxes
-    that choice (softmax for `"smooth"`, sparse p-norm projections for `"c0"`,
-    `"c1"`, `"c2"`). Every row is unimodal, so soft-sorted values are ordered.
-    $B$ costs O(n log n); rows are built in chunks, so sorting costs O(n^2) time
-    and O(n) memory per row of the batch.
+    \qquad B_j = \textstyle\sum_k |a_j - a_k|_\tau,$$
+    With the exact absolute value, the maximiser of row $i$ is exactly the
+    element of rank $i$; the projection relaxes that choice (softmax for
+    `"smooth"`, sparse p-norm projections for `"c0"`, `"c1"`, `"c2"`). As in
+    SoftJAX, $B$ uses the soft absolute value of the same mode and softness
+    ($|d|_\tau = d\,(2F(d/\tau) - 1)$, see [`softeqx.abs`][]), which makes the
+    scores smooth in $a$ where the plain $|\cdot|$ has kinks at ties. Sorting
+    costs O(n^2) time and, with rows built in chunks, O(n) memory per row of
+    the batch.
 
     ??? cite "Reference"
 
@@ -48,8 +108,10 @@ class NeuralSort(AbstractScoreMethod):
 
     modes = SIGMOIDAL_MODES
 
-    def columns(self, a: Float[Array, "*batch n"]) -> tuple[Array, Array]:
-        return a, absolute_deviation_sums(a)
+    def columns(
+        self, a: Float[Array, "*batch n"], softness: Array, mode: str
+    ) -> tuple[Array, Array]:
+        return a, soft_deviation_sums(a, softness, mode)
 
     def row_parameters(
         self, a: Float[Array, "*batch n"], positions: Int[Array, " k"]

@@ -36,7 +36,9 @@ class AbstractScoreMethod(AbstractOrderingMethod):
     """A method whose rows are projections of `score(row_params, column_params)`."""
 
     @abc.abstractmethod
-    def columns(self, a: Float[Array, "*batch n"]) -> PyTree[Float[Array, "*batch n"]]:
+    def columns(
+        self, a: Float[Array, "*batch n"], softness: Array, mode: str
+    ) -> PyTree[Float[Array, "*batch n"]]:
         """Per-element parameters of the score."""
 
     @abc.abstractmethod
@@ -62,10 +64,10 @@ class AbstractScoreMethod(AbstractOrderingMethod):
     ) -> tuple[PyTree[Array], PyTree[Array], Array]:
         """Cotangents of `(rows, columns, softness)` given `dtheta` (`(..., k, n)`)."""
 
-    def _setup(self, a: Array, positions: Array) -> tuple:
+    def _setup(self, a: Array, positions: Array, softness: Array, mode: str) -> tuple:
         n = a.shape[-1]
         order = jnp.argsort(a, axis=-1)
-        columns = self.columns(a)
+        columns = self.columns(a, softness, mode)
         width = min(WINDOW, n)
         first = jnp.clip(positions - width // 2, 0, n - width)
         window = order[
@@ -81,7 +83,7 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k n"]:
-        rows, columns, window = self._setup(a, positions)
+        rows, columns, window = self._setup(a, positions, softness, mode)
         return _rows(self, mode, rows, columns, window, softness)
 
     def sorted_values(
@@ -92,7 +94,7 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k m"]:
-        rows, columns, window = self._setup(a, positions)
+        rows, columns, window = self._setup(a, positions, softness, mode)
         return _row_products(self, mode, rows, columns, window, softness, v)
 
     def transpose_apply(
@@ -103,7 +105,7 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         mode: str,
     ) -> Float[Array, "*batch n m"]:
         positions = jnp.arange(a.shape[-1])
-        rows, columns, window = self._setup(a, positions)
+        rows, columns, window = self._setup(a, positions, softness, mode)
         return _column_products(self, mode, rows, columns, window, softness, u)
 
 
@@ -122,9 +124,10 @@ def _chunk_solve(method, mode, rows, columns, window, softness):
         lambda c: jnp.take_along_axis(c[..., None, :], window, axis=-1), columns
     )
     local = method.score(_expand_rows(rows), picked, softness)  # (..., k, w)
-    peak = jnp.max(local, axis=-1, keepdims=True)
+    peak = jnp.max(theta, axis=-1, keepdims=True)
     start = None
     if mode != "smooth":
+        # The root for a subset of the scores is a valid (lower) start.
         start = _threshold(local - peak, POWERS[mode])
     return theta, solve(theta, mode, peak=peak, start=start)
 

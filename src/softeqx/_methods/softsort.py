@@ -32,7 +32,9 @@ class SoftSort(AbstractScoreMethod):
 
     modes = SIGMOIDAL_MODES
 
-    def columns(self, a: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
+    def columns(
+        self, a: Float[Array, "*batch n"], softness: Array, mode: str
+    ) -> Float[Array, "*batch n"]:
         return a
 
     def row_parameters(

@@ -20,7 +20,7 @@ import abc
 import equinox as eqx
 from jaxtyping import Array, Float, Int
 
-from .._checks import SIGMOIDAL_MODES, check_mode
+from .._checks import check_mode
 
 
 # Largest number of matrix entries per batch row that one chunk may hold.
@@ -73,7 +73,13 @@ class AbstractOrderingMethod(eqx.Module):
         """`P^T @ u`, for every element the `u`-weighted sum over positions."""
 
 
-SMOOTHNESS_MODES = SIGMOIDAL_MODES
+class AbstractValueSortingMethod(AbstractOrderingMethod):
+    """A method that sorts the scores themselves, not only their permutation.
+
+    For these methods the ordering ops take sorted values from the method's
+    sorted scores, mapped back through the standardisation, instead of
+    `P @ x`.
+    """
 
 
 def chunk_size(n: int) -> int:

@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
-from .base import AbstractOrderingMethod
+from .base import AbstractValueSortingMethod
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,7 +70,7 @@ def _apply_layer(values: Array, low: Array, high: Array, keep: Array) -> Array:
     return jnp.take(jnp.concatenate([new_low, new_high], axis=-2), inverse, axis=-2)
 
 
-class SortingNetwork(AbstractOrderingMethod):
+class SortingNetwork(AbstractValueSortingMethod):
     r"""A bitonic sorting network with soft compare-and-swap units.
 
     Each comparator of Batcher's bitonic network replaces `(min, max)` of its
@@ -81,7 +81,14 @@ class SortingNetwork(AbstractOrderingMethod):
     so sorting costs $O(n \log^2 n)$ time and memory. Any $n$ works: the input
     is padded to a power of two with virtual elements that are larger than
     everything and never take part in a soft comparison, so nothing leaks from
-    the padding. The soft permutation is the product of the layers' (symmetric)
+    the padding.
+
+    The network sorts values, not indices: `sort`, `max`, `min`, `top_k` values
+    and quantiles are the network's outputs. With `standardize=True` the network
+    runs on the standardised scores and its outputs are mapped back through the
+    inverse of the standardisation; with `standardize=False` it sorts `x`
+    itself and every output is a convex combination that preserves the sum
+    exactly. The soft permutation is the product of the layers' (symmetric)
     mixing matrices; its rows and its transpose are applied by running the
     layers backwards, also in $O(n \log^2 n)$ per row.
 
@@ -121,10 +128,8 @@ class SortingNetwork(AbstractOrderingMethod):
             u = jnp.take(keys[..., 0], lo, axis=-1)
             w = jnp.take(keys[..., 0], hi, axis=-1)
             soft = jnp.isnan(fix)
-            keep = jnp.where(
-                soft, family.cdf((w - u) / softness), jnp.where(soft, 0, fix)
-            )
-            keep = keep.astype(a.dtype)
+            fix = jnp.where(soft, 0, fix)
+            keep = jnp.where(soft, family.cdf((w - u) / softness), fix).astype(a.dtype)
             keys = _apply_layer(keys, lo, hi, keep)
             payload = _apply_layer(payload, lo, hi, keep)
             return (keys, payload), keep

@@ -14,6 +14,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import check_positive_int, float_dtypes
 from .._custom_types import Mode, SoftIndex
+from .._methods.base import AbstractValueSortingMethod
 from .prepare import Prepared
 
 
@@ -72,10 +73,7 @@ def _extreme_value(
         find = jnp.max if largest else jnp.min
         return find(jnp.asarray(x), axis=axis, keepdims=keepdims)
     position = jnp.array([prep.n - 1 if largest else 0])
-    a = prep.scores(gated_grad)
-    value = prep.method.sorted_values(
-        a, prep.moved[..., None], position, prep.softness, prep.mode
-    )[..., 0, 0].astype(prep.out_dtype)
+    value = prep.sorted_values(position, gated_grad)[..., 0].astype(prep.out_dtype)
     return _keepdims(value, prep, axis, trailing=0) if keepdims else value
 
 
@@ -340,14 +338,7 @@ def sort(
     prep = Prepared(x, axis, softness, mode, method, standardize, ot_kwargs)
     if prep.hard:
         return jnp.sort(prep.x, axis=prep.axis, descending=descending)
-    values = prep.method.sorted_values(
-        prep.scores(gated_grad),
-        prep.moved[..., None],
-        _positions(prep.n, descending),
-        prep.softness,
-        prep.mode,
-    )
-    return prep.restore(values[..., 0])
+    return prep.restore(prep.sorted_values(_positions(prep.n, descending), gated_grad))
 
 
 def _average_ranks(x: Array) -> Array:
@@ -484,6 +475,9 @@ def top_k(
         return jnp.moveaxis(values, -1, prep.axis), jnp.moveaxis(onehot, -2, prep.axis)
     positions = prep.n - 1 - jnp.arange(k)
     p = prep.method.rows(prep.scores(), positions, prep.softness, prep.mode)
-    weights = p if gated_grad else jax.lax.stop_gradient(p)
-    values = (weights @ prep.moved[..., None])[..., 0]
+    if isinstance(prep.method, AbstractValueSortingMethod):
+        values = prep.sorted_values(positions, gated_grad)
+    else:
+        weights = p if gated_grad else jax.lax.stop_gradient(p)
+        values = (weights @ prep.moved[..., None])[..., 0]
     return prep.restore(values), prep.restore(p, extra=1)

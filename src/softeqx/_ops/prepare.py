@@ -9,7 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
 
 from .._checks import MODES, check_axis, check_mode, check_softness, float_dtypes
-from .._methods.base import AbstractOrderingMethod
+from .._methods.base import AbstractOrderingMethod, AbstractValueSortingMethod
 from .._methods.registry import resolve_method
 
 
@@ -17,28 +17,90 @@ from .._methods.registry import resolve_method
 WINSOR_RADIUS = 3.0
 # Floor of the scale: spreads below it are not magnified further.
 SCALE_FLOOR = 1e-3
+# Beyond |z| = TAIL the squashed scores keep growing linearly, with the slope of
+# the logistic function at TAIL, blended in smoothly (sharpness TAIL_SHARPNESS).
+TAIL = 4.0
+TAIL_SHARPNESS = 4.0
 
 
-def standardize_scores(x: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
-    r"""Map scores to $(0, 1)$ along the last axis, robustly and scale-free.
+def _tail_slope() -> float:
+    e = float(jax.nn.sigmoid(TAIL))
+    return e * (1 - e)
 
-    $a = \sigma((x - \mu) / \sqrt{v + \delta^2})$, with $\mu$ and $v$ the mean and
-    variance of $x$ winsorised at 3 robust standard deviations
-    ($1.4826\,\mathrm{MAD}$) around the median, $\delta = 10^{-3}$ and $\sigma$
-    the logistic function. For inputs without outliers this is the plain
-    z-score (the winsorisation does nothing); a single huge outlier neither
-    squeezes the other values together (its influence on $\mu$ and $v$ is
-    bounded) nor escapes its rank (it is squashed to near 1, not clipped). The
-    floor $\delta$ keeps gradients bounded for constant or near-constant
-    inputs, whose spread is not magnified beyond $1/\delta$.
+
+def squash(z: Array) -> Array:
+    r"""$\sigma(z)$ in the bulk, growing linearly for outliers; smooth and increasing.
+
+    $\sigma(z) + \sigma'(c)\,[\mathrm{sp}_\beta(z - c) - \mathrm{sp}_\beta(-z - c)]$
+    with $c = 4$, $\mathrm{sp}_\beta(u) = \log(1 + e^{\beta u}) / \beta$,
+    $\beta = 4$. For $|z| < 2$ it differs from the logistic function by less
+    than $10^{-6}$; a point far outside the bulk keeps a distance proportional
+    to its z-score, so no softness lets it leak into the other positions.
     """
+    beta = TAIL_SHARPNESS
+    excess = jax.nn.softplus(beta * (z - TAIL)) - jax.nn.softplus(beta * (-z - TAIL))
+    return jax.nn.sigmoid(z) + _tail_slope() * excess / beta
+
+
+def _squash_slope(z: Array) -> Array:
+    s = jax.nn.sigmoid(z)
+    beta = TAIL_SHARPNESS
+    tails = jax.nn.sigmoid(beta * (z - TAIL)) + jax.nn.sigmoid(beta * (-z - TAIL))
+    return s * (1 - s) + _tail_slope() * tails
+
+
+@jax.custom_jvp
+def unsquash(a: Array) -> Array:
+    """The inverse of `squash`, by Newton's method from the matching branch."""
+    edge = float(jax.nn.sigmoid(TAIL))
+    slope = _tail_slope()
+    inside = jnp.clip(a, 1e-6, 1 - 1e-6)
+    z = jnp.where(
+        a > edge,
+        TAIL + (a - edge) / slope,
+        jnp.where(
+            a < 1 - edge, -TAIL - (1 - edge - a) / slope, jnp.log(inside / (1 - inside))
+        ),
+    )
+    for _ in range(12):
+        z = z - (squash(z) - a) / _squash_slope(z)
+    return z
+
+
+@unsquash.defjvp
+def _unsquash_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array, Array]:
+    (a,), (da,) = primals, tangents
+    z = unsquash(a)
+    return z, da / _squash_slope(z)
+
+
+def standardization(x: Float[Array, "*batch n"]) -> tuple[Array, Array]:
+    """Robust centre and scale of `x` along the last axis (see `standardize_scores`)."""
     median = jnp.median(x, axis=-1, keepdims=True)
     mad = jnp.median(jnp.abs(x - median), axis=-1, keepdims=True)
     radius = jnp.where(mad > 0, WINSOR_RADIUS * 1.4826 * mad, jnp.inf)
     clipped = jnp.clip(x, median - radius, median + radius)
     mean = jnp.mean(clipped, axis=-1, keepdims=True)
     var = jnp.mean((clipped - mean) ** 2, axis=-1, keepdims=True)
-    return jax.nn.sigmoid((x - mean) / jnp.sqrt(var + SCALE_FLOOR**2))
+    return mean, jnp.sqrt(var + SCALE_FLOOR**2)
+
+
+def standardize_scores(x: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
+    r"""Map scores to $(0, 1)$ along the last axis, robustly and scale-free.
+
+    $a = \operatorname{squash}((x - \mu) / \sqrt{v + \delta^2})$, with $\mu$
+    and $v$ the mean and variance of $x$ winsorised at 3 robust standard deviations
+    ($1.4826\,\mathrm{MAD}$) around the median, $\delta = 10^{-3}$ and $\sigma$
+    `squash` the logistic function extended linearly beyond 4 standard
+    deviations. For inputs without outliers this is the logistic of the plain
+    z-score (the winsorisation does nothing); a single huge outlier neither
+    squeezes the other values together (its influence on $\mu$ and $v$ is
+    bounded) nor leaks into their soft positions (it stays far away). The
+    floor $\delta$ keeps gradients bounded for constant or near-constant
+    inputs, whose spread is not magnified beyond $1/\delta$.
+    """
+    center, scale = standardization(x)
+    return squash((x - center) / scale)
 
 
 class Prepared:
@@ -91,6 +153,24 @@ class Prepared:
         """The keys the method orders (standardised if asked)."""
         a = standardize_scores(self.moved) if self.standardize else self.moved
         return a if gated else jax.lax.stop_gradient(a)
+
+    def sorted_values(self, positions: Array, gated: bool = True) -> Array:
+        """The soft-sorted values of `x` at ascending `positions`, `(..., k)`.
+
+        `P[positions] @ x` for permutation methods. Methods that sort values
+        sort the scores, and their outputs are mapped back to `x`'s scale.
+        """
+        method, s, mode = self.method, self.softness, self.mode
+        keys = self.scores(gated)
+        if not isinstance(method, AbstractValueSortingMethod):
+            v = self.moved[..., None]
+            return method.sorted_values(keys, v, positions, s, mode)[..., 0]
+        payload = self.scores()[..., None]
+        out = method.sorted_values(keys, payload, positions, s, mode)[..., 0]
+        if not self.standardize:
+            return out
+        center, scale = standardization(self.moved)
+        return center + scale * unsquash(out)
 
     def restore(self, y: Array, extra: int = 0) -> Array:
         """Move axis `-1 - extra` of `y` back to the ordered axis and cast back."""

@@ -197,11 +197,7 @@ def quantile(
             keepdims=keepdims,
         )
     low, high, w_low, w_high = _interpolation(q_array, prep.n, quantile_method)
-    a = prep.scores(gated_grad)
-    both = jnp.concatenate([low, high])
-    values = prep.method.sorted_values(
-        a, prep.moved[..., None], both, prep.softness, prep.mode
-    )[..., 0]
+    values = prep.sorted_values(jnp.concatenate([low, high]), gated_grad)
     k = low.shape[0]
     mixed = w_low.reshape(-1).astype(values.dtype) * values[..., :k]
     mixed = mixed + w_high.reshape(-1).astype(values.dtype) * values[..., k:]

@@ -176,8 +176,11 @@ def clip(
     family, x, s, out = soft_setup(x, softness, mode, a, b)
     a = jnp.asarray(a).astype(x.dtype)
     b = jnp.asarray(b).astype(x.dtype)
-    y = a + relu_core(family, x - a, s, gated) - relu_core(family, x - b, s, gated)
-    return y.astype(out)
+    # relu(u) = u + relu(-u) gives two equal forms; each is free of cancellation
+    # on its side of the midpoint, so the result is exactly a or b far away.
+    lower = a + relu_core(family, x - a, s, gated) - relu_core(family, x - b, s, gated)
+    upper = b + relu_core(family, a - x, s, gated) - relu_core(family, b - x, s, gated)
+    return jnp.where(2 * x > a + b, upper, lower).astype(out)
 
 
 def round(

@@ -85,8 +85,15 @@ class Smoothstep(AbstractSigmoid):
         return jnp.clip((z + w) / (2 * w), 0.0, 1.0)
 
     def cdf(self, z: Array) -> Array:
+        # S(t) = 1 - S(1 - t): evaluate the half nearer 0, where the polynomial is
+        # small and accurate, so the curve is exactly 0, 1/2, 1 at the ends and
+        # the middle and does not wiggle near 1.
         step, _ = self._coefficients()
-        return _polyval(step, self._t(z))
+        t = self._t(z)
+        low = t <= 0.5
+        near = jnp.where(low, t, 1 - t)
+        value = _polyval(step, near)
+        return jnp.where(low, value, 1 - value)
 
     def integral(self, z: Array) -> Array:
         _, area = self._coefficients()
@@ -99,9 +106,9 @@ class Smoothstep(AbstractSigmoid):
 
 def _polyval(coef: np.ndarray, t: Array) -> Array:
     """Horner's rule with static coefficients (lowest degree first)."""
-    out = jnp.zeros_like(t) + coef[-1]
+    out = jnp.zeros_like(t) + float(coef[-1])
     for c in coef[-2::-1]:
-        out = out * t + c
+        out = out * t + float(c)  # Python floats are weakly typed: keep t's dtype
     return out
 
 
@@ -209,4 +216,9 @@ def softrelu(
 def relu_core(family: AbstractSigmoid, x: Array, s: Array, gated: bool) -> Array:
     """The soft ReLU of an already prepared input (see `soft_setup`)."""
     z = x / s
-    return x * family.cdf(z) if gated else s * family.integral(z)
+    if gated:
+        return x * family.cdf(z)
+    y = s * family.integral(z)
+    if isinstance(family, Smoothstep):  # exactly x right of the transition
+        y = jnp.where(z >= family.half_width, x, y)
+    return y

@@ -36,7 +36,7 @@ def _floor_positive(value: Array, positive: Array) -> Array:
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1, 2))
 def _reduce_and(x: Array, epsilon: float, geometric: bool) -> Array:
     """AND over the last axis: the product, or the geometric mean."""
-    zeros = jnp.sum(x <= 0, axis=-1)
+    zeros = jnp.sum((x <= 0).astype(jnp.int32), axis=-1)
     if geometric and x.shape[-1] > 0:
         mean_log = jnp.mean(jnp.log(jnp.maximum(x, epsilon)), axis=-1)
         value = jnp.exp(mean_log)
@@ -56,7 +56,10 @@ def _reduce_and_jvp(
         mean_log = jnp.mean(jnp.log(safe), axis=-1, keepdims=True)
         partial = jnp.exp(mean_log - jnp.log(safe)) / x.shape[-1]
     else:
-        others_zero = jnp.sum(x <= 0, axis=-1, keepdims=True) - (x <= 0)
+        is_zero = (x <= 0).astype(jnp.int32)
+        others_zero = (
+            jnp.sum(is_zero, axis=-1, keepdims=True, dtype=jnp.int32) - is_zero
+        )
         partial = _floor_positive(_exclusive_products(x), others_zero == 0)
     return value, jnp.sum(partial * dx, axis=-1)
 
@@ -190,6 +193,8 @@ def logical_xor(
 
     Arguments and return as [`softeqx.logical_and`][].
     """
+    dtype = float_dtypes(x, y)[1]
+    x, y = jnp.asarray(x).astype(dtype), jnp.asarray(y).astype(dtype)
     a = logical_and(x, logical_not(y), use_geometric_mean)
     b = logical_and(logical_not(x), y, use_geometric_mean)
     return logical_or(a, b, use_geometric_mean)

@@ -4,6 +4,8 @@ Validation, moving the ordered axis last (flattening for `axis=None`), dtype
 handling, resolving the method, and standardisation of the scores.
 """
 
+import math
+
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -23,8 +25,12 @@ TAIL = 4.0
 TAIL_SHARPNESS = 4.0
 
 
+def _logistic(z: float) -> float:
+    return 1 / (1 + math.exp(-z))
+
+
 def _tail_slope() -> float:
-    e = float(jax.nn.sigmoid(TAIL))
+    e = _logistic(TAIL)
     return e * (1 - e)
 
 
@@ -52,7 +58,7 @@ def _squash_slope(z: Array) -> Array:
 @jax.custom_jvp
 def unsquash(a: Array) -> Array:
     """The inverse of `squash`, by Newton's method from the matching branch."""
-    edge = float(jax.nn.sigmoid(TAIL))
+    edge = _logistic(TAIL)
     slope = _tail_slope()
     inside = jnp.clip(a, 1e-6, 1 - 1e-6)
     z = jnp.where(

@@ -5,6 +5,7 @@ from typing import Any, Literal
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import float_dtypes, is_traced
@@ -30,7 +31,8 @@ def _check_fraction(q: ArrayLike, name: str, scale: float) -> Array:
     if is_traced(q):
         inside = (q_array >= 0) & (q_array <= 1)
         return eqx.error_if(q_array, ~jnp.all(inside), f"{allowed}.")
-    if not bool(jnp.all((q_array >= 0) & (q_array <= 1))):
+    concrete = np.asarray(q, dtype=float) / scale
+    if not bool(np.all((concrete >= 0) & (concrete <= 1))):
         raise ValueError(f"{allowed}, got {q!r}.")
     return q_array
 

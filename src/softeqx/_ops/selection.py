@@ -46,7 +46,7 @@ def where(
     """
     dtype = float_dtypes(condition, x, y)[1]
     c, x, y = (jnp.asarray(a).astype(dtype) for a in (condition, x, y))
-    return y + c * (x - y)
+    return c * x + (1 - c) * y  # exact for c in {0, 1}
 
 
 def take_along_axis(

@@ -23,14 +23,15 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _combine(forward: Any, backward: Any) -> Any:
     """`forward` in value, `backward` in derivative.
 
-    `backward - stop_gradient(backward)` is exactly 0 in value, so the result is
+    `stop_gradient(backward) - backward` is exactly +0 in value, and
+    subtracting +0 leaves every number unchanged (-0 included), so the result is
     bit-for-bit `forward` (unlike `stop_gradient(forward - backward) + backward`,
     which rounds).
     """
 
     def leaf(fw: Any, bw: Any) -> Any:
-        zero = bw - jax.lax.stop_gradient(bw)
-        return jax.lax.stop_gradient(fw) + zero.astype(fw.dtype)
+        zero = jax.lax.stop_gradient(bw) - bw
+        return jax.lax.stop_gradient(fw) - zero.astype(fw.dtype)
 
     return jtu.tree_map(leaf, forward, backward)
 

@@ -107,7 +107,8 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"jax {jax.__version__}, backend {jax.default_backend()}, batch {args.batch}, float32"
+        f"jax {jax.__version__}, backend {jax.default_backend()}, "
+        f"batch {args.batch}, float32"
     )
     header = (
         f"{'op':7} {'method':16} {'mode':6} {'n':>5} | {'fwd ms':>8} {'x hard':>7} | "
@@ -122,7 +123,7 @@ def main() -> None:
             softness = jnp.asarray(0.1, jnp.float32)
             hard = _hard(op)
             t_hard = _time(jax.jit(hard), x, repeats=args.repeats)
-            hard_grad = jax.jit(jax.grad(lambda x: jnp.sum(hard(x) * 1.0)))
+            hard_grad = jax.jit(jax.grad(lambda x, hard=hard: jnp.sum(hard(x) * 1.0)))
             t_hard_both = _time(hard_grad, x, repeats=args.repeats)
             print(
                 f"{op:7} {'jnp (hard)':16} {'-':6} {n:5} | {t_hard:8.3f} {1:7.1f} | "
@@ -135,7 +136,8 @@ def main() -> None:
                         f"{op:7} {method:16} {mode:6} {n:5} | {r['fwd']:8.2f} "
                         f"{r['fwd'] / t_hard:7.0f} | {r['both']:8.2f} "
                         f"{r['both'] / t_hard_both:7.0f} | {r['compile']:9.2f} | "
-                        f"{r['temp'] / 2**20:9.2f} {r['temp'] / args.batch / 1024:8.1f} | "
+                        f"{r['temp'] / 2**20:9.2f} "
+                        f"{r['temp'] / args.batch / 1024:8.1f} | "
                         f"{r['traces']}",
                         flush=True,
                     )

@@ -46,7 +46,9 @@ def _threshold(theta: Array, q: int, start: Array | None = None) -> Array:
         gap = jnp.maximum(theta - lam, 0)
         excess = jnp.sum(gap**q, axis=-1, keepdims=True) - 1
         slope = q * jnp.sum(
-            gap ** (q - 1) if q > 1 else (gap > 0), axis=-1, keepdims=True
+            gap ** (q - 1) if q > 1 else (gap > 0).astype(gap.dtype),
+            axis=-1,
+            keepdims=True,
         )
         return excess, slope
 

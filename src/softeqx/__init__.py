@@ -6,7 +6,21 @@ for the exact `jax.numpy` result, or a smoothness family (`"smooth"`, `"c0"`,
 use `import softeqx` and call `softeqx.abs(...)`.
 """
 
-from . import methods as methods
+from . import methods as methods, nn as nn
+from ._anneal import (
+    HardnessTargetAnnealer as HardnessTargetAnnealer,
+    PlateauAnnealer as PlateauAnnealer,
+    PlateauState as PlateauState,
+    ScheduledAnnealer as ScheduledAnnealer,
+    anneal as anneal,
+    calibrate_softness as calibrate_softness,
+    freeze_softness as freeze_softness,
+    hardness as hardness,
+    scale_softness as scale_softness,
+    set_softness as set_softness,
+    softness_values as softness_values,
+    unfreeze_softness as unfreeze_softness,
+)
 from ._custom_types import (
     Mode as Mode,
     SigmoidalMode as SigmoidalMode,

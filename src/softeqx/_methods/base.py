@@ -10,6 +10,13 @@ all of `P`; it answers three questions about it:
 - `sorted_values(a, v, positions)`: `P[positions] @ v` for payload columns `v`;
 - `transpose_apply(a, u)`: `P^T @ u`, used for ranks.
 
+Two answers have overridable defaults built on those three: `ranks` (soft
+ranks, by default column-normalised positions from `transpose_apply`) and, for
+methods that sort values (`AbstractValueSortingMethod`), `sort_scores` (the
+soft-sorted scores, by default `sorted_values` with the scores as payload).
+A method whose sorted values or ranks are not products with its soft
+permutation (e.g. projections onto the permutahedron) overrides them.
+
 The row-based methods (`softeqx._methods.score`) compute rows in chunks, so
 memory grows linearly in `n` and the backward pass recomputes each chunk
 instead of storing an `n x n` matrix.
@@ -18,6 +25,7 @@ instead of storing an `n x n` matrix.
 import abc
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import check_mode
@@ -72,14 +80,54 @@ class AbstractOrderingMethod(eqx.Module):
     ) -> Float[Array, "*batch n m"]:
         """`P^T @ u`, for every element the `u`-weighted sum over positions."""
 
+    def ranks(
+        self,
+        a: Float[Array, "*batch n"],
+        descending: bool,
+        softness: Array,
+        mode: str,
+    ) -> Float[Array, "*batch n"]:
+        r"""Soft 1-based ranks of the scores along the last axis, in `[1, n]`.
+
+        Default: the expected position of each element under `P`, normalised
+        by the mass `P` gives it, $r_j = \sum_i (i + 1) P_{ij} / \sum_i P_{ij}$
+        (positions counted from the largest element if `descending`).
+        """
+        n = a.shape[-1]
+        positions = jnp.arange(n)
+        if descending:
+            positions = positions[::-1]
+        weights = jnp.stack([positions + 1, jnp.ones(n, int)], axis=-1)
+        weights = jnp.broadcast_to(weights.astype(a.dtype), (*a.shape, 2))
+        totals = self.transpose_apply(a, weights, softness, mode)
+        return jnp.clip(totals[..., 0] / totals[..., 1], 1, n)
+
 
 class AbstractValueSortingMethod(AbstractOrderingMethod):
     """A method that sorts the scores themselves, not only their permutation.
 
     For these methods the ordering ops take sorted values from the method's
-    sorted scores, mapped back through the standardisation, instead of
-    `P @ x`.
+    sorted scores (`sort_scores`), mapped back through the standardisation,
+    instead of `P @ x`.
     """
+
+    def sort_scores(
+        self,
+        keys: Float[Array, "*batch n"],
+        scores: Float[Array, "*batch n"],
+        positions: Int[Array, " k"],
+        softness: Array,
+        mode: str,
+    ) -> Float[Array, "*batch k"]:
+        """The soft-sorted scores at ascending `positions`.
+
+        `keys` and `scores` hold the same numbers; `keys` decide the order and
+        may have their gradient stopped (`gated_grad=False`). Default: the
+        method's `sorted_values` with the scores as the payload.
+        """
+        return self.sorted_values(keys, scores[..., None], positions, softness, mode)[
+            ..., 0
+        ]
 
 
 def chunk_size(n: int) -> int:

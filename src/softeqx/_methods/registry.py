@@ -3,7 +3,9 @@
 from typing import Any
 
 from .base import AbstractOrderingMethod
+from .fast_soft_sort import FastSoftSort
 from .neuralsort import NeuralSort
+from .smooth_sort import SmoothSort
 from .softsort import SoftSort
 from .sorting_network import SortingNetwork
 
@@ -12,6 +14,8 @@ METHODS: dict[str, type[AbstractOrderingMethod]] = {
     "softsort": SoftSort,
     "neuralsort": NeuralSort,
     "sorting_network": SortingNetwork,
+    "fast_soft_sort": FastSoftSort,
+    "smooth_sort": SmoothSort,
 }
 
 

@@ -406,12 +406,7 @@ def rank(
         moved = jnp.asarray(prep.moved)
         ranks = _average_ranks(-moved if descending else moved)
         return jnp.moveaxis(ranks.astype(float_dtypes(moved)[1]), -1, prep.axis)
-    n = prep.n
-    a = prep.scores()
-    weights = jnp.stack([_positions(n, descending) + 1, jnp.ones(n, int)], axis=-1)
-    weights = jnp.broadcast_to(weights.astype(a.dtype), (*a.shape, 2))
-    totals = prep.method.transpose_apply(a, weights, prep.softness, prep.mode)
-    ranks = jnp.clip(totals[..., 0] / totals[..., 1], 1, n)
+    ranks = prep.method.ranks(prep.scores(), descending, prep.softness, prep.mode)
     return prep.restore(ranks)
 
 

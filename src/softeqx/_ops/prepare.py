@@ -171,8 +171,7 @@ class Prepared:
         if not isinstance(method, AbstractValueSortingMethod):
             v = self.moved[..., None]
             return method.sorted_values(keys, v, positions, s, mode)[..., 0]
-        payload = self.scores()[..., None]
-        out = method.sorted_values(keys, payload, positions, s, mode)[..., 0]
+        out = method.sort_scores(keys, self.scores(), positions, s, mode)
         if not self.standardize:
             return out
         center, scale = standardization(self.moved)

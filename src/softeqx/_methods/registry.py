@@ -1,10 +1,12 @@
 """Method names of the spec, resolved once at the entrance of every ordering op."""
 
+import dataclasses
 from typing import Any
 
 from .base import AbstractOrderingMethod
 from .fast_soft_sort import FastSoftSort
 from .neuralsort import NeuralSort
+from .optimal_transport import OptimalTransport
 from .smooth_sort import SmoothSort
 from .softsort import SoftSort
 from .sorting_network import SortingNetwork
@@ -14,9 +16,14 @@ METHODS: dict[str, type[AbstractOrderingMethod]] = {
     "softsort": SoftSort,
     "neuralsort": NeuralSort,
     "sorting_network": SortingNetwork,
+    "ot": OptimalTransport,
     "fast_soft_sort": FastSoftSort,
     "smooth_sort": SmoothSort,
 }
+
+# Keys of the spec's `ot_kwargs` that are not field names of `OptimalTransport`:
+# the names of ott-jax's Sinkhorn solver, which the reference passes them to.
+OT_KWARG_ALIASES = {"max_iterations": "max_iter", "threshold": "tol"}
 
 
 def resolve_method(
@@ -37,8 +44,28 @@ def resolve_method(
             f"instance, got {method!r}."
         )
     if ot_kwargs:
-        raise ValueError(
-            "`ot_kwargs` configures the optimal-transport method and cannot be "
-            f"used with method {method!r}."
-        )
+        if not isinstance(instance, OptimalTransport):
+            raise ValueError(
+                "`ot_kwargs` configures the optimal-transport method and cannot be "
+                f"used with method {method!r}."
+            )
+        instance = _configure_ot(instance, ot_kwargs)
     return instance
+
+
+def _configure_ot(instance: OptimalTransport, ot_kwargs: dict) -> OptimalTransport:
+    """`instance` with the settings of `ot_kwargs` (field names or ott-jax names)."""
+    fields = {f.name for f in dataclasses.fields(OptimalTransport)}
+    settings = {}
+    for key, value in ot_kwargs.items():
+        name = OT_KWARG_ALIASES.get(key, key)
+        if name not in fields:
+            allowed = sorted(fields | set(OT_KWARG_ALIASES))
+            raise ValueError(
+                f"Unknown key {key!r} in `ot_kwargs`; allowed keys are {allowed}."
+            )
+        if name in settings:
+            raise ValueError(f"`ot_kwargs` sets {name!r} twice (as {key!r}).")
+        settings[name] = value
+    current = {name: getattr(instance, name) for name in fields}
+    return OptimalTransport(**{**current, **settings})

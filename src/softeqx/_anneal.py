@@ -121,7 +121,7 @@ def anneal(model: _Model, step: Real[ArrayLike, ""]) -> _Model:
     return _replace(model, lambda _, p: p.at_step(step))
 
 
-def softness_values(model: Any) -> dict[str, Float[Array, ""]]:
+def softness_values(model: Any) -> dict[str, Float[Array, "*ensemble"]]:
     """The effective softness of every soft layer of `model`, by PyTree path.
 
     **Arguments:**
@@ -294,7 +294,8 @@ def hardness(layer: AbstractSoftLayer, x: Real[ArrayLike, "..."]) -> Float[Array
     softness = jax.lax.stop_gradient(layer.softness)
     p, categorical = layer._decisions(jax.lax.stop_gradient(jnp.asarray(x)), softness)
     p = jax.lax.stop_gradient(p)
-    return 1 - jnp.mean(_normalised_entropy(p, categorical))
+    # Clipped: rounding can take the normalised entropy a hair outside [0, 1].
+    return jnp.clip(1 - jnp.mean(_normalised_entropy(p, categorical)), 0, 1)
 
 
 class ScheduledAnnealer(eqx.Module):
@@ -329,7 +330,9 @@ class ScheduledAnnealer(eqx.Module):
         if schedule is None:
             return _replace(model, lambda _, p: p.at_step(step), self.paths)
         value = schedule(step)
-        return _replace(model, lambda _, p: p.with_base(value), self.paths)
+        return _replace(
+            model, lambda _, p: p.with_base(value, "schedule(step)"), self.paths
+        )
 
 
 class PlateauState(eqx.Module):
@@ -585,20 +588,30 @@ def calibrate_softness(
             raise ValueError(
                 f"`target_hardness` must lie in [0, 1], got {target_hardness!r}."
             )
-    x = jnp.asarray(x)
     dtype = jnp.result_type(float)
-    target = target.astype(dtype)
+    bracket = (jnp.array(math.log(lower), dtype), jnp.array(math.log(upper), dtype))
+    return _bisect(layer, jnp.asarray(x), target.astype(dtype), bracket, iterations)
+
+
+@eqx.filter_jit
+def _bisect(
+    layer: AbstractSoftLayer,
+    x: Array,
+    target: Array,
+    bracket: tuple[Array, Array],
+    iterations: int,
+) -> Array:
+    """Bisection of `hardness(layer at exp(log s), x) = target` on `bracket`."""
 
     def measure(log_s: Array) -> Array:
         return hardness(set_softness(layer, jnp.exp(log_s)), x)
 
-    def bisect(_: Any, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
+    def step(_: Any, bracket: tuple[Array, Array]) -> tuple[Array, Array]:
         lo, hi = bracket
         mid = (lo + hi) / 2
-        too_hard = measure(mid) > target
         # Too hard: the softness must grow.
+        too_hard = measure(mid) > target
         return jnp.where(too_hard, mid, lo), jnp.where(too_hard, hi, mid)
 
-    bracket = (jnp.array(math.log(lower), dtype), jnp.array(math.log(upper), dtype))
-    lo, hi = jax.lax.fori_loop(0, iterations, bisect, bracket)
+    lo, hi = jax.lax.fori_loop(0, iterations, step, bracket)
     return jnp.exp((lo + hi) / 2)

@@ -123,8 +123,8 @@ class SoftnessParameter(eqx.Module):
     """
 
     reference: float
-    log_base: Float[Array, ""]
-    log_multiplier: Float[Array, ""]
+    log_base: Float[Array, "*ensemble"]
+    log_multiplier: Float[Array, "*ensemble"]
     trainable: bool
     schedule: Schedule | None = eqx.field(static=True)
 
@@ -155,12 +155,12 @@ class SoftnessParameter(eqx.Module):
         self.schedule = schedule
 
     @property
-    def base(self) -> Float[Array, ""]:
+    def base(self) -> Float[Array, "*ensemble"]:
         """The base value $r\\,e^{\\ell_b}$ (no gradient flows through it)."""
         return self.reference * jnp.exp(jax.lax.stop_gradient(self.log_base))
 
     @property
-    def multiplier(self) -> Float[Array, ""]:
+    def multiplier(self) -> Float[Array, "*ensemble"]:
         """The learnt multiplier $e^{\\ell_m}$ (gradient only if trainable)."""
         log_multiplier = self.log_multiplier
         if not self.trainable:
@@ -168,13 +168,13 @@ class SoftnessParameter(eqx.Module):
         return jnp.exp(log_multiplier)
 
     @property
-    def value(self) -> Float[Array, ""]:
+    def value(self) -> Float[Array, "*ensemble"]:
         """The effective softness, `base * multiplier`, a positive scalar."""
         return self.base * self.multiplier
 
-    def with_base(self, base: ArrayLike) -> "SoftnessParameter":
+    def with_base(self, base: ArrayLike, name: str = "softness") -> "SoftnessParameter":
         """A copy whose base value is `base` (the learnt multiplier is kept)."""
-        value = check_softness_value(base, "the base softness")
+        value = check_softness_value(base, name)
         log_base = jnp.log(value.astype(self.log_base.dtype)) - math.log(self.reference)
         return eqx.tree_at(lambda p: p.log_base, self, log_base)
 
@@ -182,7 +182,7 @@ class SoftnessParameter(eqx.Module):
         """A copy with the base value `schedule(step)` (unchanged if unscheduled)."""
         if self.schedule is None:
             return self
-        return self.with_base(self.schedule(step))
+        return self.with_base(self.schedule(step), "schedule(step)")
 
 
 def is_softness_parameter(node: Any) -> bool:
@@ -226,8 +226,11 @@ class AbstractSoftLayer(eqx.Module):
         """
 
     @property
-    def softness(self) -> Float[Array, ""]:
-        """The effective softness: a positive scalar array."""
+    def softness(self) -> Float[Array, "*ensemble"]:
+        """The effective softness: a positive scalar array.
+
+        (One per member for an ensemble of layers stacked by `eqx.filter_vmap`.)
+        """
         return self.softness_parameter.value
 
     @property

@@ -197,6 +197,20 @@ def test_freeze_and_unfreeze(getkey):
     assert layer.softness_parameter.reference == pytest.approx(0.6)
 
 
+def test_frozen_and_trainable_flags_serialise(tmp_path):
+    """Freezing state (flag and folded reference value) round-trips."""
+    layer = nn.SoftReLU(softness=0.2, trainable=True)
+    layer = eqx.tree_at(lambda m: m.softness_parameter.log_multiplier, layer, 0.4)
+    frozen = softeqx.freeze_softness(layer)
+    path = tmp_path / "frozen.eqx"
+    eqx.tree_serialise_leaves(path, frozen)
+    loaded = eqx.tree_deserialise_leaves(path, nn.SoftReLU(trainable=True))
+    assert not loaded.trainable
+    assert loaded.softness_parameter.reference == frozen.softness_parameter.reference
+    np.testing.assert_array_equal(loaded.softness, frozen.softness)
+    np.testing.assert_allclose(loaded.softness, 0.2 * np.exp(0.4), rtol=1e-6)
+
+
 def test_scheduled_annealer(getkey):
     model = _model(getkey)
     own = softeqx.ScheduledAnnealer()

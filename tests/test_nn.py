@@ -466,3 +466,16 @@ def test_end_to_end_training_with_softsort_and_schedule(getkey):
     assert loss < 1e-3
     assert final_hard < 1e-3
     assert float(model.sort.softness) == pytest.approx(float(schedule(steps - 1)))
+
+
+@pytest.mark.parametrize("name", ["sort", "relu", "quantile"])
+def test_layers_in_float64(name, x64, getkey):
+    make, op = CASES[name]
+    x = jax.random.normal(getkey(), (3, 5), dtype=jnp.float64)
+    layer = make(softness=0.3, trainable=True)
+    assert layer.softness.dtype == jnp.float64
+    out = layer(x)
+    assert out.dtype == jnp.float64
+    _assert_tree_equal(out, op(x, 0.3, "smooth"))
+    grads = eqx.filter_jit(eqx.filter_grad(lambda m: jnp.sum(m(x))))(layer)
+    assert grads.softness_parameter.log_multiplier.dtype == jnp.float64

@@ -131,11 +131,13 @@ def main() -> None:
             )
             for method in args.methods:
                 for mode in args.modes:
+                    if mode not in METHODS[method].modes:
+                        continue  # e.g. smooth_sort has only "smooth"
                     r = measure(_soft(op, method, mode), x, softness, args.repeats)
                     print(
                         f"{op:7} {method:16} {mode:6} {n:5} | {r['fwd']:8.2f} "
-                        f"{r['fwd'] / t_hard:7.0f} | {r['both']:8.2f} "
-                        f"{r['both'] / t_hard_both:7.0f} | {r['compile']:9.2f} | "
+                        f"{r['fwd'] / t_hard:7.1f} | {r['both']:8.2f} "
+                        f"{r['both'] / t_hard_both:7.1f} | {r['compile']:9.2f} | "
                         f"{r['temp'] / 2**20:9.2f} "
                         f"{r['temp'] / args.batch / 1024:8.1f} | "
                         f"{r['traces']}",

@@ -102,106 +102,77 @@ def _solve_central(n: Array, m2: Array, m3: Array, total: Array, mode: str) -> A
     return t
 
 
+def _block_values(
+    u: Array, w: Array, eps: Array, block: Array, ref: Array, mode: str
+) -> Array:
+    """Each element's block value relative to its block's first element, `tau`.
+
+    `gamma_B = z[ref] + tau`; statistics use local coordinates
+    `d = (u - u[ref]) / eps`, which stay small inside a block.
+    """
+    n = u.shape[0]
+    d = (u - u[ref]) / eps
+
+    def total(x: Array) -> Array:
+        return jax.ops.segment_sum(x, block, num_segments=n)[block]
+
+    count = total(jnp.ones_like(u))
+    if mode == "c0":
+        return total(d - w) / count
+    if mode == "smooth":
+
+        def lse(x: Array) -> Array:
+            peak = jax.ops.segment_max(x, block, num_segments=n)[block]
+            return peak + jnp.log(total(jnp.exp(x - peak)))
+
+        return lse(d) - lse(w)
+    mean = total(d) / count
+    e = d - mean
+    t = _solve_central(count, total(e**2), total(e**3), total(w), mode)
+    return mean + t
+
+
 def _pav(u: Array, w: Array, eps: Array, mode: str) -> tuple[Array, Array, Array]:
     """PAV for one row: `u`, `w` decreasing, targets `z = u / eps`.
+
+    Pools in parallel rounds: every pair of adjacent blocks whose values are
+    not decreasing belongs to one block of the solution (the pooling lemma of
+    PAV, valid for separable convex losses), so each round merges every such
+    pair at once and recomputes the block values with segment sums. Each
+    round is `O(n)` and vectorised; the number of rounds is the longest chain
+    of merges that only a previous merge triggers, small in practice and at
+    most `n`.
 
     Returns `(block_id, ref, tau)` per element: the block's index, the index of
     its first element, and its value relative to that element,
     `gamma_B = z[ref] + tau`.
     """
     n = u.shape[0]
-    dtype = u.dtype
-    zeros = jnp.zeros(n, dtype)
+    index = jnp.arange(n, dtype=jnp.int32)
 
-    def singleton(i: Array) -> tuple[tuple[Array, Array, Array], Array]:
-        wi = w[i]
-        if mode == "c0":
-            stats = (-wi, zeros[0], zeros[0])
-            tau = -wi
-        elif mode == "smooth":
-            stats = (zeros[0], wi, zeros[0])
-            tau = -wi
-        else:
-            one = jnp.ones((), dtype)
-            tau = _solve_central(one, zeros[0], zeros[0], wi, mode)
-            stats = (zeros[0], zeros[0], zeros[0])
-        return stats, tau
+    def layout(starts: Array) -> tuple[Array, Array, Array]:
+        block = jnp.cumsum(starts.astype(jnp.int32)) - 1
+        ref = jax.lax.cummax(jnp.where(starts, index, 0))
+        return block, ref, _block_values(u, w, eps, block, ref, mode)
 
-    def merged(state: dict, a: Array, b: Array) -> tuple[tuple[Array, ...], Array]:
-        na, nb = state["count"][a], state["count"][b]
-        delta = (u[state["ref"][b]] - u[state["ref"][a]]) / eps
-        s1, s2, s3 = state["s1"], state["s2"], state["s3"]
-        total_n = na + nb
-        if mode == "c0":
-            s = s1[a] + s1[b] + nb * delta
-            return (s, zeros[0], zeros[0]), s / total_n
-        if mode == "smooth":
-            ld = jnp.logaddexp(s1[a], s1[b] + delta)
-            lw = jnp.logaddexp(s2[a], s2[b])
-            return (ld, lw, zeros[0]), ld - lw
-        # s1 = mean of d, s2 = M2, s3 = M3 (central moments); W kept in "wsum".
-        diff = s1[b] + delta - s1[a]
-        mean = s1[a] + diff * nb / total_n
-        m2 = s2[a] + s2[b] + diff**2 * na * nb / total_n
-        m3 = (
-            s3[a]
-            + s3[b]
-            + diff**3 * na * nb * (na - nb) / total_n**2
-            + 3 * diff * (na * s2[b] - nb * s2[a]) / total_n
-        )
-        total = state["wsum"][a] + state["wsum"][b]
-        t = _solve_central(total_n, m2, m3, total, mode)
-        return (mean, m2, m3), mean + t
+    def merges(starts: Array, ref: Array, tau: Array) -> Array:
+        """Block starts whose block does not decrease from the previous one."""
+        prev_ref, prev_tau = jnp.roll(ref, 1), jnp.roll(tau, 1)
+        gap = (u[prev_ref] - u[ref]) / eps + prev_tau - tau
+        return starts & (index > 0) & (gap <= 0)
 
-    def violated(state: dict) -> Array:
-        top = state["top"]
-        a, b = jnp.maximum(top - 2, 0), jnp.maximum(top - 1, 0)
-        gap = (u[state["ref"][a]] - u[state["ref"][b]]) / eps
-        return (top >= 2) & (gap + state["tau"][a] - state["tau"][b] <= 0)
+    def cond(carry: tuple[Array, Array]) -> Array:
+        return carry[1]
 
-    def cond(state: dict) -> Array:
-        return (state["i"] < n) | violated(state)
+    def body(carry: tuple[Array, Array]) -> tuple[Array, Array]:
+        starts, _ = carry
+        _, ref, tau = layout(starts)
+        merge = merges(starts, ref, tau)
+        return starts & ~merge, jnp.any(merge)
 
-    def body(state: dict) -> dict:
-        merge = violated(state)
-        top, i = state["top"], state["i"]
-        a, b = jnp.maximum(top - 2, 0), jnp.maximum(top - 1, 0)
-        (m1, m2, m3), m_tau = merged(state, a, b)
-        ic = jnp.minimum(i, n - 1)
-        (p1, p2, p3), p_tau = singleton(ic)
-        slot = jnp.where(merge, a, top)
-        new = {
-            "s1": jnp.where(merge, m1, p1),
-            "s2": jnp.where(merge, m2, p2),
-            "s3": jnp.where(merge, m3, p3),
-            "tau": jnp.where(merge, m_tau, p_tau),
-            "count": jnp.where(merge, state["count"][a] + state["count"][b], 1),
-            "ref": jnp.where(merge, state["ref"][a], ic),
-            "wsum": jnp.where(merge, state["wsum"][a] + state["wsum"][b], w[ic]),
-        }
-        out = {key: state[key].at[slot].set(value) for key, value in new.items()}
-        out["top"] = jnp.where(merge, top - 1, top + 1)
-        out["i"] = jnp.where(merge, i, i + 1)
-        return out
-
-    init = {
-        "s1": zeros,
-        "s2": zeros,
-        "s3": zeros,
-        "tau": zeros,
-        "count": zeros,
-        "ref": jnp.zeros(n, jnp.int32),
-        "wsum": zeros,
-        "top": jnp.zeros((), jnp.int32),
-        "i": jnp.zeros((), jnp.int32),
-    }
-    state = jax.lax.while_loop(cond, body, init)
-    live = jnp.arange(n, dtype=jnp.int32) < state["top"]
-    starts = (
-        jnp.zeros(n, jnp.int32).at[jnp.where(live, state["ref"], n)].set(1, mode="drop")
-    )
-    block = jnp.cumsum(starts) - 1
-    return block, state["ref"][block], state["tau"][block]
+    starts = jnp.ones(n, bool)
+    starts, _ = jax.lax.while_loop(cond, body, (starts, jnp.array(True)))
+    return layout(starts)
 
 
 def _solve_row(

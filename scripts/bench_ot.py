@@ -76,7 +76,8 @@ def main() -> None:
                     args.max_iter,
                     tol,
                     sorting_potential(standardize_scores(row)),
-                )[1:]
+                )[1:],
+                in_axes=(0, None),
             )
         )
         steps, errors = solve(x, softness)

@@ -411,7 +411,13 @@ def rank(
     weights = jnp.stack([_positions(n, descending) + 1, jnp.ones(n, int)], axis=-1)
     weights = jnp.broadcast_to(weights.astype(a.dtype), (*a.shape, 2))
     totals = prep.method.transpose_apply(a, weights, prep.softness, prep.mode)
-    ranks = jnp.clip(totals[..., 0] / totals[..., 1], 1, n)
+    # A sparse mode may give an element no mass in any row (a zero column): its
+    # rank is then its hard (average) rank instead of 0 / 0.
+    mass = totals[..., 1]
+    covered = mass > 0
+    expected = totals[..., 0] / jnp.where(covered, mass, 1)
+    fallback = _average_ranks(-a if descending else a).astype(a.dtype)
+    ranks = jnp.clip(jnp.where(covered, expected, fallback), 1, n)
     return prep.restore(ranks)
 
 

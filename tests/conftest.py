@@ -6,6 +6,7 @@ check derivatives against finite differences switch to float64 locally with the
 """
 
 import jax
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -39,3 +40,11 @@ def getkey():
         return sub
 
     return next_key
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    """Both float dtypes; float64 runs with x64 enabled."""
+    if request.param == "float64":
+        request.getfixturevalue("x64")
+    return np.dtype(request.param)

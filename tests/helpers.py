@@ -73,3 +73,29 @@ def count_traces(f):
         return f(*args, **kwargs)
 
     return jax.jit(counted), counter
+
+
+# Small arrays keep eagerly dispatched primitives compiled once per test module.
+N_POINTS = 8
+
+
+def grid(low, high, dtype=np.float32, n=N_POINTS):
+    """`n` evenly spaced points in `[low, high]`."""
+    return jnp.asarray(np.linspace(low, high, n, dtype=dtype))
+
+
+def points_avoiding(key, kinks, low, high, margin, n=N_POINTS):
+    """`n` random float64 points in `[low, high]`, at least `margin` from `kinks`."""
+    candidates = np.asarray(jax.random.uniform(key, (256,), jnp.float64, low, high))
+    distance = np.min(np.abs(candidates[:, None] - np.ravel(kinks)[None, :]), axis=1)
+    points = candidates[distance > margin][:n]
+    assert points.size == n
+    return jnp.asarray(points)
+
+
+def rounding(y, scale=1.0):
+    """The decrease allowed between neighbouring values of a monotone op: four
+    units in the last place of float32, relative to the result or to the size
+    `scale` of its intermediates (about 5 softness for the soft ReLUs)."""
+    eps = float(np.finfo(np.float32).eps)
+    return 4 * eps * np.maximum(np.maximum(1, np.abs(y)), scale)

@@ -17,16 +17,19 @@ from hypothesis import given, strategies as st
 import softeqx
 from helpers import (
     ALL_MODES,
+    N_POINTS,
     SOFT_MODES,
     assert_allclose,
     assert_golden,
     central_difference,
     check_jvp_fd,
     count_traces,
+    grid,
+    rounding,
 )
 
 
-N = 8
+N = N_POINTS
 HALF_WIDTH = 5.0  # the piecewise transitions span (x - y) / softness in [-5, 5]
 # A tolerance larger than the whole transition (10 softness for softness < 0.3).
 WIDE = {"rtol": 0.1, "atol": 3.0}
@@ -65,10 +68,6 @@ def call(name, x, y, softness=0.1, mode="smooth"):
     return VARIANTS[name](x, y, softness=softness, mode=mode)
 
 
-def grid(low, high, dtype=np.float32):
-    return jnp.asarray(np.linspace(low, high, N, dtype=dtype))
-
-
 def safe_pairs(key, softness, margin):
     """`(x, y)`, N float64 values each, away from every kink of every variant:
     where |x - y| is 0, 5s or tau +- 5s, and where y is 0."""
@@ -93,21 +92,6 @@ def all_variants(mode: str):
         )
 
     return f
-
-
-@pytest.fixture(params=["float32", "float64"])
-def dtype(request):
-    if request.param == "float64":
-        request.getfixturevalue("x64")
-    return np.dtype(request.param)
-
-
-def rounding(y, scale=1.0):
-    """The decrease allowed between neighbouring values of a monotone op: four
-    units in the last place of float32, relative to the result or to the size
-    `scale` of its intermediates (about 5 softness for the soft ReLUs)."""
-    eps = float(np.finfo(np.float32).eps)
-    return 4 * eps * np.maximum(np.maximum(1, np.abs(y)), scale)
 
 
 float_arrays = hnp.arrays(

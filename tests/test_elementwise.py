@@ -16,16 +16,20 @@ from hypothesis import given, strategies as st
 import softeqx
 from helpers import (
     ALL_MODES,
+    N_POINTS,
     SOFT_MODES,
     assert_allclose,
     assert_golden,
     central_difference,
     check_jvp_fd,
     count_traces,
+    grid,
+    points_avoiding,
+    rounding,
 )
 
 
-N = 8
+N = N_POINTS
 HALF_WIDTH = 5.0  # the piecewise transitions span x / softness in [-5, 5]
 LOW, HIGH = -0.5, 0.5  # the clipping bounds used throughout
 
@@ -80,19 +84,6 @@ X = np.array([-0.2, -1.0, 0.3, 1.0] * 2, dtype=np.float32)
 AWAY = np.array([-2.3, -1.2, -0.7, -0.3, 0.2, 0.55, 1.1, 2.05], dtype=np.float32)
 
 
-def grid(low, high, dtype=np.float32):
-    return jnp.asarray(np.linspace(low, high, N, dtype=dtype))
-
-
-def points_avoiding(key, kinks, low, high, margin):
-    """N random float64 points in `[low, high]`, at least `margin` from `kinks`."""
-    candidates = np.asarray(jax.random.uniform(key, (256,), jnp.float64, low, high))
-    distance = np.min(np.abs(candidates[:, None] - np.ravel(kinks)[None, :]), axis=1)
-    points = candidates[distance > margin][:N]
-    assert points.size == N
-    return jnp.asarray(points)
-
-
 def all_variants(mode: str):
     """Every op of `VARIANTS` in `mode`, stacked along a new first axis."""
 
@@ -102,21 +93,6 @@ def all_variants(mode: str):
         )
 
     return f
-
-
-@pytest.fixture(params=["float32", "float64"])
-def dtype(request):
-    if request.param == "float64":
-        request.getfixturevalue("x64")
-    return np.dtype(request.param)
-
-
-def rounding(y, scale=1.0):
-    """The decrease allowed between neighbouring values of a monotone op: four
-    units in the last place of float32, relative to the result or to the size
-    `scale` of its intermediates (about 5 softness for the soft ReLUs)."""
-    eps = float(np.finfo(np.float32).eps)
-    return 4 * eps * np.maximum(np.maximum(1, np.abs(y)), scale)
 
 
 float_arrays = hnp.arrays(

@@ -16,16 +16,20 @@ from hypothesis import given, strategies as st
 
 import softeqx
 from helpers import (
+    N_POINTS,
     SOFT_MODES,
     assert_allclose,
     assert_golden,
     central_difference,
     check_jvp_fd,
     count_traces,
+    grid,
+    points_avoiding,
+    rounding,
 )
 
 
-N = 8
+N = N_POINTS
 # The piecewise families, named `c<k>` for their continuity class k.
 PIECEWISE_MODES = [mode for mode in SOFT_MODES if mode != "smooth"]
 HALF_WIDTH = 5.0  # the piecewise transitions span x / softness in [-5, 5]
@@ -38,10 +42,6 @@ OPS = {
 
 # The inputs of the printed examples, twice over to make N values.
 X = np.array([-0.2, -1.0, 0.3, 1.0] * 2, dtype=np.float32)
-
-
-def grid(low, high, dtype=np.float32):
-    return jnp.asarray(np.linspace(low, high, N, dtype=dtype))
 
 
 def order(mode: str) -> int:
@@ -75,30 +75,6 @@ def one_sided_derivatives(f, orders, points, delta=1e-9):
     values = jax.jit(lambda p: jnp.stack([jax.vmap(g)(p) for g in fns]))(around)
     values = np.asarray(values)
     return values[:, : len(points)], values[:, len(points) :]
-
-
-def points_avoiding(key, kinks, low, high, margin):
-    """N random float64 points in `[low, high]`, at least `margin` from `kinks`."""
-    candidates = np.asarray(jax.random.uniform(key, (256,), jnp.float64, low, high))
-    distance = np.min(np.abs(candidates[:, None] - np.ravel(kinks)[None, :]), axis=1)
-    points = candidates[distance > margin][:N]
-    assert points.size == N
-    return jnp.asarray(points)
-
-
-@pytest.fixture(params=["float32", "float64"])
-def dtype(request):
-    if request.param == "float64":
-        request.getfixturevalue("x64")
-    return np.dtype(request.param)
-
-
-def rounding(y, scale=1.0):
-    """The decrease allowed between neighbouring values of a monotone op: four
-    units in the last place of float32, relative to the result or to the size
-    `scale` of its intermediates (about 5 softness for the soft ReLUs)."""
-    eps = float(np.finfo(np.float32).eps)
-    return 4 * eps * np.maximum(np.maximum(1, np.abs(y)), scale)
 
 
 float_arrays = hnp.arrays(

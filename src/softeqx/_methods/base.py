@@ -100,7 +100,13 @@ class AbstractOrderingMethod(eqx.Module):
         weights = jnp.stack([positions + 1, jnp.ones(n, int)], axis=-1)
         weights = jnp.broadcast_to(weights.astype(a.dtype), (*a.shape, 2))
         totals = self.transpose_apply(a, weights, softness, mode)
-        return jnp.clip(totals[..., 0] / totals[..., 1], 1, n)
+        # A sparse mode may give an element no mass in any row (a zero column):
+        # its rank is then its hard (average) rank instead of 0 / 0.
+        mass = totals[..., 1]
+        covered = mass > 0
+        expected = totals[..., 0] / jnp.where(covered, mass, 1)
+        fallback = average_ranks(-a if descending else a).astype(a.dtype)
+        return jnp.clip(jnp.where(covered, expected, fallback), 1, n)
 
 
 class AbstractValueSortingMethod(AbstractOrderingMethod):
@@ -132,3 +138,17 @@ class AbstractValueSortingMethod(AbstractOrderingMethod):
 
 def chunk_size(n: int) -> int:
     return max(1, min(n, CHUNK_ENTRIES // max(n, 1)))
+
+
+def average_ranks(x: Array) -> Array:
+    """1-based ranks along the last axis; ties get the mean of their ranks."""
+    s = jnp.sort(x, axis=-1)
+    count = jnp.vectorize(
+        lambda s, v: (
+            jnp.searchsorted(s, v, side="left"),
+            jnp.searchsorted(s, v, side="right"),
+        ),
+        signature="(n),(n)->(n),(n)",
+    )
+    below, up_to = count(s, x)
+    return (below + up_to + 1) / 2

@@ -65,16 +65,11 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         """Cotangents of `(rows, columns, softness)` given `dtheta` (`(..., k, n)`)."""
 
     def _setup(self, a: Array, positions: Array, softness: Array, mode: str) -> tuple:
-        n = a.shape[-1]
         order = jnp.argsort(a, axis=-1)
+        rank = jnp.argsort(order, axis=-1)
         columns = self.columns(a, softness, mode)
-        width = min(WINDOW, n)
-        first = jnp.clip(positions - width // 2, 0, n - width)
-        window = order[
-            ..., first[:, None] + jnp.arange(width)
-        ]  # (..., k, w) element ids
         rows = self.row_parameters(a, positions)
-        return rows, columns, window
+        return rows, columns, (order, rank)
 
     def rows(
         self,
@@ -83,8 +78,8 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k n"]:
-        rows, columns, window = self._setup(a, positions, softness, mode)
-        return _rows(self, mode, rows, columns, window, softness)
+        rows, columns, sorting = self._setup(a, positions, softness, mode)
+        return _rows(self, mode, rows, columns, sorting, softness)
 
     def sorted_values(
         self,
@@ -94,8 +89,8 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k m"]:
-        rows, columns, window = self._setup(a, positions, softness, mode)
-        return _row_products(self, mode, rows, columns, window, softness, v)
+        rows, columns, sorting = self._setup(a, positions, softness, mode)
+        return _row_products(self, mode, rows, columns, sorting, softness, v)
 
     def transpose_apply(
         self,
@@ -105,8 +100,8 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         mode: str,
     ) -> Float[Array, "*batch n m"]:
         positions = jnp.arange(a.shape[-1])
-        rows, columns, window = self._setup(a, positions, softness, mode)
-        return _column_products(self, mode, rows, columns, window, softness, u)
+        rows, columns, sorting = self._setup(a, positions, softness, mode)
+        return _column_products(self, mode, rows, columns, sorting, softness, u)
 
 
 def _expand_rows(rows: PyTree[Array]) -> PyTree[Array]:
@@ -117,16 +112,31 @@ def _expand_columns(columns: PyTree[Array]) -> PyTree[Array]:
     return jax.tree_util.tree_map(lambda c: c[..., None, :], columns)
 
 
-def _chunk_solve(method, mode, rows, columns, window, softness):
-    """Scores, projection and Jacobian weights of one chunk of rows."""
+def _chunk_solve(method, mode, rows, columns, sorting, softness):
+    """Scores, projection and Jacobian weights of one chunk of rows.
+
+    For the piecewise modes, the threshold is first solved on the `WINDOW`
+    sorted neighbours of each row's peak: the scores are unimodal in sorted
+    order, so this is the exact root whenever the support fits in the window,
+    and a valid lower start for Newton's method on the full row otherwise.
+    """
     theta = method.score(_expand_rows(rows), _expand_columns(columns), softness)
-    picked = jax.tree_util.tree_map(
-        lambda c: jnp.take_along_axis(c[..., None, :], window, axis=-1), columns
-    )
-    local = method.score(_expand_rows(rows), picked, softness)  # (..., k, w)
-    peak = jnp.max(theta, axis=-1, keepdims=True)
+    top = jnp.argmax(theta, axis=-1, keepdims=True)
+    peak = jnp.take_along_axis(theta, top, axis=-1)
     start = None
     if mode != "smooth":
+        order, rank = sorting
+        n = order.shape[-1]
+        width = min(WINDOW, n)
+        centre = jnp.take_along_axis(rank[..., None, :], top, axis=-1)
+        first = jnp.clip(centre - width // 2, 0, n - width)
+        window = jnp.take_along_axis(
+            order[..., None, :], first + jnp.arange(width), axis=-1
+        )
+        picked = jax.tree_util.tree_map(
+            lambda c: jnp.take_along_axis(c[..., None, :], window, axis=-1), columns
+        )
+        local = method.score(_expand_rows(rows), picked, softness)  # (..., c, w)
         # The root for a subset of the scores is a valid (lower) start.
         start = _threshold(local - peak, POWERS[mode])
     return theta, solve(theta, mode, peak=peak, start=start)
@@ -159,37 +169,36 @@ def _merge(x: Array, k: int, axis: int) -> Array:
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _row_products(method, mode, rows, columns, window, softness, v):
+def _row_products(method, mode, rows, columns, sorting, softness, v):
     """`P[rows] @ v`, chunk by chunk."""
-    k = window.shape[-2]
+    k = _row_count(rows)
     n = v.shape[-2]
     size = chunk_size(n)
 
-    def block(r, w):
-        _, (p, _) = _chunk_solve(method, mode, r, columns, w, softness)
+    def block(r):
+        _, (p, _) = _chunk_solve(method, mode, r, columns, sorting, softness)
         return p @ v
 
     if k <= size:
-        return block(rows, window)
+        return block(rows)
     r, _ = _split(rows, size, k, axis=-1)
-    w, _ = _split(window, size, k, axis=-2)
-    out = jax.lax.map(lambda rw: block(*rw), (r, w))
+    out = jax.lax.map(block, r)
     return _merge(out, k, axis=-2)
 
 
-def _row_products_fwd(method, mode, rows, columns, window, softness, v):
-    y = _row_products(method, mode, rows, columns, window, softness, v)
-    return y, (rows, columns, window, softness, v, y)
+def _row_products_fwd(method, mode, rows, columns, sorting, softness, v):
+    y = _row_products(method, mode, rows, columns, sorting, softness, v)
+    return y, (rows, columns, sorting, softness, v, y)
 
 
 def _row_products_bwd(method, mode, residuals, g):
-    rows, columns, window, softness, v, y = residuals
-    k = window.shape[-2]
+    rows, columns, sorting, softness, v, y = residuals
+    k = _row_count(rows)
     n = v.shape[-2]
     size = chunk_size(n)
 
-    def block(r, w, g_c, y_c):
-        theta, (p, weights) = _chunk_solve(method, mode, r, columns, w, softness)
+    def block(r, g_c, y_c):
+        theta, (p, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
         if mode == "smooth":
             y_hat = y_c
         else:
@@ -209,26 +218,28 @@ def _row_products_bwd(method, mode, residuals, g):
         jnp.zeros_like(v),
     )
     if k <= size:
-        d_rows, d_columns, d_softness, d_v = block(rows, window, g, y)
+        d_rows, d_columns, d_softness, d_v = block(rows, g, y)
     else:
         r = _chunks_of(rows, -1, k, n)
-        w = _chunks_of(window, -2, k, n)
         gs = _chunks_of(g, -2, k, n)
         gs = gs * _row_mask(gs.shape[0], gs.shape[-2], k, gs)
         ys = _chunks_of(y, -2, k, n)
 
         def step(acc, xs):
-            r_c, w_c, g_c, y_c = xs
-            d_r, d_c, d_s, d_v = block(r_c, w_c, g_c, y_c)
+            d_r, d_c, d_s, d_v = block(*xs)
             acc = jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s, d_v))
             return acc, d_r
 
-        (d_columns, d_softness, d_v), d_r = jax.lax.scan(step, zeros, (r, w, gs, ys))
+        (d_columns, d_softness, d_v), d_r = jax.lax.scan(step, zeros, (r, gs, ys))
         d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
     return d_rows, d_columns, None, d_softness, d_v
 
 
 _row_products.defvjp(_row_products_fwd, _row_products_bwd)
+
+
+def _row_count(rows: PyTree[Array]) -> int:
+    return jax.tree_util.tree_leaves(rows)[0].shape[-1]
 
 
 def _chunks_of(tree: PyTree[Array], axis: int, k: int, n: int) -> PyTree[Array]:
@@ -242,47 +253,45 @@ def _row_mask(count: int, size: int, k: int, like: Array) -> Array:
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _rows(method, mode, rows, columns, window, softness):
+def _rows(method, mode, rows, columns, sorting, softness):
     """The rows `P[rows]` themselves, `(..., k, n)`."""
-    k = window.shape[-2]
+    k = _row_count(rows)
     n = jax.tree_util.tree_leaves(columns)[0].shape[-1]
 
-    def block(r, w):
-        return _chunk_solve(method, mode, r, columns, w, softness)[1][0]
+    def block(r):
+        return _chunk_solve(method, mode, r, columns, sorting, softness)[1][0]
 
     if k <= chunk_size(n):
-        return block(rows, window)
+        return block(rows)
     r = _chunks_of(rows, -1, k, n)
-    w = _chunks_of(window, -2, k, n)
-    return _merge(jax.lax.map(lambda rw: block(*rw), (r, w)), k, axis=-2)
+    return _merge(jax.lax.map(block, r), k, axis=-2)
 
 
-def _rows_fwd(method, mode, rows, columns, window, softness):
-    return _rows(method, mode, rows, columns, window, softness), (
+def _rows_fwd(method, mode, rows, columns, sorting, softness):
+    return _rows(method, mode, rows, columns, sorting, softness), (
         rows,
         columns,
-        window,
+        sorting,
         softness,
     )
 
 
 def _rows_bwd(method, mode, residuals, g):
-    rows, columns, window, softness = residuals
-    k = window.shape[-2]
+    rows, columns, sorting, softness = residuals
+    k = _row_count(rows)
     n = jax.tree_util.tree_leaves(columns)[0].shape[-1]
 
-    def block(r, w, g_c):
-        theta, (_, weights) = _chunk_solve(method, mode, r, columns, w, softness)
+    def block(r, g_c):
+        theta, (_, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
         total = jnp.sum(weights, axis=-1, keepdims=True)
         mean = jnp.sum(weights * g_c, axis=-1, keepdims=True) / total
         dtheta = weights * (g_c - mean)
         return method.score_pullback(r, columns, softness, theta, dtheta)
 
     if k <= chunk_size(n):
-        d_rows, d_columns, d_softness = block(rows, window, g)
+        d_rows, d_columns, d_softness = block(rows, g)
     else:
         r = _chunks_of(rows, -1, k, n)
-        w = _chunks_of(window, -2, k, n)
         gs = _chunks_of(g, -2, k, n)
         gs = gs * _row_mask(gs.shape[0], gs.shape[-2], k, gs)
         zeros = (
@@ -294,7 +303,7 @@ def _rows_bwd(method, mode, residuals, g):
             d_r, d_c, d_s = block(*xs)
             return jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s)), d_r
 
-        (d_columns, d_softness), d_r = jax.lax.scan(step, zeros, (r, w, gs))
+        (d_columns, d_softness), d_r = jax.lax.scan(step, zeros, (r, gs))
         d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
     return d_rows, d_columns, None, d_softness
 
@@ -303,41 +312,40 @@ _rows.defvjp(_rows_fwd, _rows_bwd)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _column_products(method, mode, rows, columns, window, softness, u):
+def _column_products(method, mode, rows, columns, sorting, softness, u):
     """`P^T @ u` over all rows, `(..., n, m)`."""
-    k = window.shape[-2]
+    k = _row_count(rows)
     n = u.shape[-2]
 
-    def block(r, w, u_c):
-        p = _chunk_solve(method, mode, r, columns, w, softness)[1][0]
+    def block(r, u_c):
+        p = _chunk_solve(method, mode, r, columns, sorting, softness)[1][0]
         return jnp.swapaxes(p, -1, -2) @ u_c
 
     if k <= chunk_size(n):
-        return block(rows, window, u)
+        return block(rows, u)
     r = _chunks_of(rows, -1, k, n)
-    w = _chunks_of(window, -2, k, n)
     us = _chunks_of(u, -2, k, n)
     us = us * _row_mask(us.shape[0], us.shape[-2], k, us)
 
     def step(total, xs):
         return total + block(*xs), None
 
-    total, _ = jax.lax.scan(step, jnp.zeros_like(u), (r, w, us))
+    total, _ = jax.lax.scan(step, jnp.zeros_like(u), (r, us))
     return total
 
 
-def _column_products_fwd(method, mode, rows, columns, window, softness, u):
-    z = _column_products(method, mode, rows, columns, window, softness, u)
-    return z, (rows, columns, window, softness, u)
+def _column_products_fwd(method, mode, rows, columns, sorting, softness, u):
+    z = _column_products(method, mode, rows, columns, sorting, softness, u)
+    return z, (rows, columns, sorting, softness, u)
 
 
 def _column_products_bwd(method, mode, residuals, h):
-    rows, columns, window, softness, u = residuals
-    k = window.shape[-2]
+    rows, columns, sorting, softness, u = residuals
+    k = _row_count(rows)
     n = u.shape[-2]
 
-    def block(r, w, u_c):
-        theta, (p, weights) = _chunk_solve(method, mode, r, columns, w, softness)
+    def block(r, u_c):
+        theta, (p, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
         d_u = p @ h  # (..., c, m)
         if mode == "smooth":
             h_hat = d_u
@@ -349,10 +357,9 @@ def _column_products_bwd(method, mode, residuals, h):
         return d_r, d_c, d_s, d_u
 
     if k <= chunk_size(n):
-        d_rows, d_columns, d_softness, d_u = block(rows, window, u)
+        d_rows, d_columns, d_softness, d_u = block(rows, u)
     else:
         r = _chunks_of(rows, -1, k, n)
-        w = _chunks_of(window, -2, k, n)
         us = _chunks_of(u, -2, k, n)
         us = us * _row_mask(us.shape[0], us.shape[-2], k, us)
         zeros = (
@@ -364,7 +371,7 @@ def _column_products_bwd(method, mode, residuals, h):
             d_r, d_c, d_s, d_u = block(*xs)
             return jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s)), (d_r, d_u)
 
-        (d_columns, d_softness), (d_r, d_us) = jax.lax.scan(step, zeros, (r, w, us))
+        (d_columns, d_softness), (d_r, d_us) = jax.lax.scan(step, zeros, (r, us))
         d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
         d_u = _merge(d_us, k, axis=-2)
     return d_rows, d_columns, None, d_softness, d_u

@@ -88,9 +88,13 @@ class SortingNetwork(AbstractValueSortingMethod):
     runs on the standardised scores and its outputs are mapped back through the
     inverse of the standardisation; with `standardize=False` it sorts `x`
     itself and every output is a convex combination that preserves the sum
-    exactly. The soft permutation is the product of the layers' (symmetric)
-    mixing matrices; its rows and its transpose are applied by running the
-    layers backwards, also in $O(n \log^2 n)$ per row.
+    exactly. With a large softness the outputs of a soft bitonic network need
+    not come out in order; they are put in non-decreasing order at the end
+    (a permutation of the rows of the soft permutation, which keeps it doubly
+    stochastic and the sorted values continuous). The soft permutation is the
+    product of the layers' (symmetric) mixing matrices and that reordering;
+    its rows and its transpose are applied by running the layers backwards,
+    also in $O(n \log^2 n)$ per row.
 
     ??? cite "Reference"
 
@@ -110,8 +114,13 @@ class SortingNetwork(AbstractValueSortingMethod):
 
     def _forward(
         self, a: Array, v: Array, softness: Array, mode: str
-    ) -> tuple[Array, Array]:
-        """Run the network on keys `a` with payload `v`; return payload and weights."""
+    ) -> tuple[Array, Array, Array]:
+        """Run the network on keys `a` with payload `v`.
+
+        Returns the payload, the layers' weights and `order`, the permutation
+        that puts the network's output keys in non-decreasing order (see the
+        class docstring).
+        """
         n = a.shape[-1]
         low, high, fixed = bitonic_layers(n)
         size = 1 << max(n - 1, 0).bit_length()
@@ -119,7 +128,8 @@ class SortingNetwork(AbstractValueSortingMethod):
         keys = jnp.pad(a, pad)[..., None]
         payload = jnp.pad(v, [*pad, (0, 0)])
         if low.shape[0] == 0:
-            return payload[..., :n, :], jnp.zeros((0, *a.shape[:-1], 0), a.dtype)
+            keeps = jnp.zeros((0, *a.shape[:-1], 0), a.dtype)
+            return payload[..., :n, :], keeps, jnp.zeros(a.shape, jnp.int32)
         family = SIGMOIDS[mode]
 
         def layer(carry: tuple[Array, Array], layout: tuple[Array, Array, Array]):
@@ -135,12 +145,17 @@ class SortingNetwork(AbstractValueSortingMethod):
             return (keys, payload), keep
 
         layout = (jnp.asarray(low), jnp.asarray(high), jnp.asarray(fixed, a.dtype))
-        (_, payload), keeps = jax.lax.scan(layer, (keys, payload), layout)
-        return payload[..., :n, :], keeps
+        (keys, payload), keeps = jax.lax.scan(layer, (keys, payload), layout)
+        order = jnp.argsort(jax.lax.stop_gradient(keys[..., :n, 0]), axis=-1)
+        payload = jnp.take_along_axis(payload[..., :n, :], order[..., None], axis=-2)
+        return payload, keeps, order
 
-    def _backward(self, keeps: Array, u: Array) -> Array:
+    def _backward(self, keeps: Array, order: Array, u: Array) -> Array:
         """Apply the transposed network (layers reversed) to `u`, `(..., n, m)`."""
         n = u.shape[-2]
+        # Undo the final reordering: row `order[i]` of the network's output
+        # receives `u[i]`.
+        u = jnp.take_along_axis(u, jnp.argsort(order, axis=-1)[..., None], axis=-2)
         low, high, _ = bitonic_layers(n)
         if low.shape[0] == 0:
             return u
@@ -179,7 +194,7 @@ class SortingNetwork(AbstractValueSortingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k m"]:
-        out, _ = self._forward(a, v, softness, mode)
+        out, _, _ = self._forward(a, v, softness, mode)
         return jnp.take(out, positions, axis=-2)
 
     def transpose_apply(
@@ -190,5 +205,5 @@ class SortingNetwork(AbstractValueSortingMethod):
         mode: str,
     ) -> Float[Array, "*batch n m"]:
         empty = jnp.zeros((*a.shape, 0), a.dtype)
-        _, keeps = self._forward(a, empty, softness, mode)
-        return self._backward(keeps, u)
+        _, keeps, order = self._forward(a, empty, softness, mode)
+        return self._backward(keeps, order, u)

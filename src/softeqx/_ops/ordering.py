@@ -14,7 +14,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import check_positive_int, float_dtypes
 from .._custom_types import Mode, SoftIndex
-from .._methods.base import AbstractValueSortingMethod
+from .._methods.base import AbstractValueSortingMethod, average_ranks
 from .prepare import Prepared
 
 
@@ -341,20 +341,6 @@ def sort(
     return prep.restore(prep.sorted_values(_positions(prep.n, descending), gated_grad))
 
 
-def _average_ranks(x: Array) -> Array:
-    """1-based ranks along the last axis; ties get the mean of their ranks."""
-    s = jnp.sort(x, axis=-1)
-    count = jnp.vectorize(
-        lambda s, v: (
-            jnp.searchsorted(s, v, side="left"),
-            jnp.searchsorted(s, v, side="right"),
-        ),
-        signature="(n),(n)->(n),(n)",
-    )
-    below, up_to = count(s, x)
-    return (below + up_to + 1) / 2
-
-
 def rank(
     x: Real[ArrayLike, "..."],
     axis: int | None = None,
@@ -404,7 +390,7 @@ def rank(
     prep = Prepared(x, axis, softness, mode, method, standardize)
     if prep.hard:
         moved = jnp.asarray(prep.moved)
-        ranks = _average_ranks(-moved if descending else moved)
+        ranks = average_ranks(-moved if descending else moved)
         return jnp.moveaxis(ranks.astype(float_dtypes(moved)[1]), -1, prep.axis)
     ranks = prep.method.ranks(prep.scores(), descending, prep.softness, prep.mode)
     return prep.restore(ranks)

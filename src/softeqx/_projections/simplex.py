@@ -53,19 +53,20 @@ def _threshold(theta: Array, q: int, start: Array | None = None) -> Array:
         return excess, slope
 
     tol = 64 * jnp.finfo(theta.dtype).eps
+    Carry = tuple[Array, Array, Array, Array]
 
-    def cond(carry: tuple[Array, Array, Array]) -> Array:
-        step, _, excess = carry
+    def cond(carry: Carry) -> Array:
+        step, _, excess, _ = carry
         return (step < MAX_NEWTON_STEPS) & jnp.any(excess > tol)
 
-    def body(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
-        step, lam, excess = carry
-        _, slope = excess_and_slope(lam)
+    def body(carry: Carry) -> Carry:
+        # One pass over the row per step: the slope comes with the excess.
+        step, lam, excess, slope = carry
         lam = lam + jnp.where(excess > tol, excess / slope, 0)
-        return step + 1, lam, excess_and_slope(lam)[0]
+        return (step + 1, lam, *excess_and_slope(lam))
 
-    init = (jnp.zeros((), jnp.int32), lam0, excess_and_slope(lam0)[0])
-    _, lam, _ = jax.lax.while_loop(cond, body, init)
+    init = (jnp.zeros((), jnp.int32), lam0, *excess_and_slope(lam0))
+    _, lam, _, _ = jax.lax.while_loop(cond, body, init)
     return lam
 
 

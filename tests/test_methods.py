@@ -38,7 +38,23 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"{m}-{mode}" for m, mode in CASES])
+def case_params(cases):
+    """Each `(method, mode)` as a pytest param. The default run checks every
+    method in `"smooth"` and the default method in every mode; the other pairs
+    (each compiles its own bundles) run with the slow tests."""
+    return [
+        pytest.param(
+            (method, mode),
+            id=f"{method}-{mode}",
+            marks=()
+            if mode == "smooth" or method == "neuralsort"
+            else pytest.mark.slow,
+        )
+        for method, mode in cases
+    ]
+
+
+@pytest.fixture(scope="module", params=case_params(CASES))
 def case(request):
     """`(method, mode)`: every registered method in every soft mode."""
     return request.param
@@ -51,11 +67,7 @@ ORDER_DEPENDENT = {"sorting_network"}
 SYMMETRIC_CASES = [c for c in CASES if c[0] not in ORDER_DEPENDENT]
 
 
-@pytest.fixture(
-    scope="module",
-    params=SYMMETRIC_CASES,
-    ids=[f"{m}-{mode}" for m, mode in SYMMETRIC_CASES],
-)
+@pytest.fixture(scope="module", params=case_params(SYMMETRIC_CASES))
 def symmetric_case(request):
     """`(method, mode)` for the methods that do not depend on the input's order."""
     return request.param

@@ -1,0 +1,383 @@
+"""Permutahedron projections (PAV), the fast_soft_sort and smooth_sort methods."""
+
+import functools
+import itertools
+
+import hypothesis.extra.numpy as hnp
+import hypothesis.strategies as st
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import softeqx
+from helpers import assert_golden, central_difference
+from softeqx._methods.registry import METHODS
+from softeqx._methods.smooth_sort import soft_permutation
+from softeqx._projections import permutahedron
+from softeqx.methods import FastSoftSort, SmoothSort
+
+
+PAV_MODES = permutahedron.PAV_MODES
+X = jnp.array([-0.2, -1.0, 0.3, 1.0])  # the input of spec 003
+
+
+# ---------------------------------------------------------------- a reference
+
+
+def _block_value(s: np.ndarray, w: np.ndarray, mode: str) -> float:
+    """The block value by definition: bisection for the p-norm modes."""
+    if mode == "c0":
+        return float(np.mean(s - w))
+    if mode == "smooth":
+        return float(np.logaddexp.reduce(s) - np.logaddexp.reduce(w))
+    q = {"c1": 2, "c2": 3}[mode]
+    lo, hi = float(np.min(s)) - 10 * (1 + np.max(np.abs(w))), float(np.min(s))
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if np.sum((s - mid) ** q) > np.sum(w):
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def reference_projection(u, w, eps, mode) -> np.ndarray:
+    """Textbook PAV: a list of blocks, each value recomputed from scratch."""
+    s = np.asarray(u, np.float64) / eps
+    w = np.asarray(w, np.float64)
+    offset = 0.0
+    if mode in ("c1", "c2"):
+        offset = w[-1] - 1
+        w = w - offset
+    blocks: list[list[int]] = []
+    for i in range(len(s)):
+        blocks.append([i])
+        while len(blocks) > 1 and _block_value(
+            s[blocks[-2]], w[blocks[-2]], mode
+        ) <= _block_value(s[blocks[-1]], w[blocks[-1]], mode):
+            last = blocks.pop()
+            blocks[-1] += last
+    out = np.zeros(len(s))
+    for block in blocks:
+        gamma = _block_value(s[block], w[block], mode)
+        gap = s[block] - gamma
+        out[block] = (
+            gap if mode in ("c0", "smooth") else gap ** {"c1": 2, "c2": 3}[mode]
+        )
+    return out + offset
+
+
+def brute_force_c0(u, w, eps) -> np.ndarray:
+    """The Euclidean projection onto the permutahedron, by its definition.
+
+    Minimises `|mu - u / eps|^2` over the convex hull of the permutations of
+    `w` with Frank-Wolfe on the vertices (the linear minimiser over the
+    permutahedron is `w` sorted against the gradient), exactly line-searched.
+    """
+    z = np.asarray(u, np.float64) / eps
+    w = np.asarray(w, np.float64)
+    mu = w.copy()
+    for _ in range(20000):
+        grad = mu - z
+        vertex = np.empty_like(w)
+        vertex[np.argsort(-grad)] = np.sort(w)  # smallest w where grad is largest
+        step = mu - vertex
+        denominator = step @ step
+        if denominator < 1e-30:
+            break
+        gamma = np.clip((grad @ step) / denominator, 0.0, 1.0)
+        mu = mu - gamma * step
+    return mu
+
+
+decreasing = hnp.arrays(
+    np.float64, st.integers(1, 7), elements=st.floats(-3, 3, allow_subnormal=False)
+).map(lambda a: np.sort(a)[::-1].copy())
+
+
+@functools.cache
+def jitted_project(mode: str):
+    return jax.jit(functools.partial(permutahedron.project, mode=mode))
+
+
+@pytest.mark.parametrize("mode", PAV_MODES)
+@settings(max_examples=25)
+@given(u=decreasing, data=st.data(), eps=st.sampled_from([0.05, 0.4, 3.0]))
+def test_pav_matches_textbook_pav(mode, u, data, eps):
+    w = data.draw(
+        hnp.arrays(
+            np.float64, u.shape, elements=st.floats(-3, 3, allow_subnormal=False)
+        ).map(lambda a: np.sort(a)[::-1].copy())
+    )
+    with jax.enable_x64(True):
+        got = jitted_project(mode)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
+    np.testing.assert_allclose(got, reference_projection(u, w, eps, mode), atol=1e-9)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_c0_is_the_euclidean_projection(n, x64):
+    rng = np.random.default_rng(n)
+    for eps in (0.3, 1.0):
+        u = np.sort(rng.normal(size=n))[::-1]
+        w = np.sort(rng.normal(size=n))[::-1]
+        got = permutahedron.project(
+            jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps), "c0"
+        )
+        np.testing.assert_allclose(got, brute_force_c0(u, w, eps), atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", PAV_MODES)
+def test_projection_lies_in_the_permutahedron(mode, x64):
+    # Majorisation: the sorted prefix sums of mu are at most those of w.
+    rng = np.random.default_rng(3)
+    for eps in (0.05, 0.5, 5.0):
+        u = np.sort(rng.normal(size=8))[::-1]
+        w = np.sort(rng.normal(size=8))[::-1]
+        mu = np.asarray(
+            permutahedron.project(
+                jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps), mode
+            )
+        )
+        assert np.all(mu >= w[-1] - 1e-9) and np.all(mu <= w[0] + 1e-9)
+        if mode == "smooth":  # log-space KL: exp(mu) lies in P(exp(w))
+            mu, w = np.exp(mu), np.exp(w)
+        prefix_mu = np.cumsum(np.sort(mu)[::-1])
+        prefix_w = np.cumsum(w)
+        assert np.all(prefix_mu <= prefix_w + 1e-9)
+        np.testing.assert_allclose(prefix_mu[-1], prefix_w[-1], atol=1e-9)
+
+
+# ---------------------------------------------------------------- derivatives
+
+
+def _ops(mode):
+    return {
+        "sort": lambda a, e: permutahedron.soft_sort(a, e, mode),
+        "rank": lambda a, e: permutahedron.soft_rank(a, e, mode),
+    }
+
+
+@pytest.mark.parametrize("mode", PAV_MODES)
+@pytest.mark.parametrize("op", ["sort", "rank"])
+def test_jacobians_five_ways(mode, op, x64):
+    f = _ops(mode)[op]
+    rng = np.random.default_rng(11)
+    a = jnp.asarray(rng.uniform(0, 1, size=(2, 7)))
+    eps = jnp.asarray(0.4 if op == "sort" else 0.15)
+    v = jnp.asarray(rng.normal(size=a.shape))
+    g = jnp.asarray(rng.normal(size=a.shape))
+    # 1. jacfwd = jacrev
+    fwd = jax.jacfwd(f)(a, eps)
+    rev = jax.jacrev(f)(a, eps)
+    np.testing.assert_allclose(fwd, rev, atol=1e-12)
+    # 2. JVP = central finite difference (inputs and softness)
+    _, tangent = jax.jvp(lambda a: f(a, eps), (a,), (v,))
+    np.testing.assert_allclose(
+        tangent, central_difference(lambda a: f(a, eps), a, v), atol=1e-7
+    )
+    d_eps = jax.jacrev(f, argnums=1)(a, eps)
+    fd_eps = central_difference(lambda e: f(a, e), eps, jnp.ones(()))
+    np.testing.assert_allclose(d_eps, fd_eps, atol=1e-7)
+    # 3. VJP = g @ J
+    _, pullback = jax.vjp(lambda a: f(a, eps), a)
+    expected = jnp.einsum("bi,bicd->cd", g, fwd)
+    np.testing.assert_allclose(pullback(g)[0], expected, atol=1e-12)
+    # 4. the Jacobian is block-constant: rows of one block are proportional
+    # (c0: the rows of a block are equal). 5. closed form for c0: the sort's
+    # Jacobian w.r.t. the sorted values is the block-averaging matrix.
+    if mode == "c0" and op == "sort":
+        values = jnp.sort(a, axis=-1)
+        jac = jax.jacfwd(lambda s: permutahedron.soft_sort(s, eps, "c0"))(values)
+        for b in range(2):
+            block = np.asarray(jac[b, :, b, :])
+            np.testing.assert_allclose(block, block.T, atol=1e-12)  # symmetric
+            np.testing.assert_allclose(block.sum(0), 1.0, atol=1e-12)
+            np.testing.assert_allclose(block @ block, block, atol=1e-12)  # projector
+
+
+def test_rank_jacobian_is_block_constant_for_c0(x64):
+    # Tied scores pool into one block B with 0.52: there the Jacobian is
+    # (identity - 1/|B|) / eps, constant off the diagonal; zero elsewhere.
+    a = jnp.array([0.1, 0.5, 0.5, 0.9, 0.52])
+    eps = 0.1
+    jac = jax.jacfwd(lambda a: permutahedron.soft_rank(a, jnp.asarray(eps), "c0"))(a)
+    block = [1, 2, 4]
+    expected = np.zeros((5, 5))
+    expected[np.ix_(block, block)] = (np.eye(3) - 1 / 3) / eps
+    np.testing.assert_allclose(jac, expected, atol=1e-12)
+
+
+# ---------------------------------------------------------------- the ops
+
+
+def test_golden_fast_soft_sort():
+    out = softeqx.sort(X, method="fast_soft_sort", softness=2.0)
+    assert_golden(out, [-0.7462, -0.1971, 0.2938, 0.8569])
+
+
+@pytest.mark.parametrize("method", ["fast_soft_sort", "smooth_sort"])
+def test_hard_parity(method):
+    x = jnp.array([[0.3, -1.2, 2.5, 0.9], [1.0, 1.0, -3.0, 0.0]])
+    kw = dict(method=method, mode="hard", axis=-1)
+    np.testing.assert_array_equal(softeqx.sort(x, **kw), jnp.sort(x, axis=-1))
+    np.testing.assert_array_equal(
+        softeqx.rank(x, **kw), jnp.array([[2.0, 1.0, 4.0, 3.0], [3.5, 3.5, 1.0, 2.0]])
+    )
+
+
+def _modes(method):
+    return METHODS[method].modes
+
+
+CASES = [(m, mode) for m in ("fast_soft_sort", "smooth_sort") for mode in _modes(m)]
+
+
+@pytest.mark.parametrize(("method", "mode"), CASES)
+def test_soft_sort_is_monotone_and_in_range(method, mode, getkey):
+    x = 3 * jax.random.normal(getkey(), (5, 9))
+    for softness in (0.05, 0.5, 5.0):
+        out = softeqx.sort(x, axis=-1, method=method, mode=mode, softness=softness)
+        assert np.all(np.diff(np.asarray(out), axis=-1) >= -1e-5)
+        assert np.all(out >= x.min(-1, keepdims=True) - 1e-5)
+        assert np.all(out <= x.max(-1, keepdims=True) + 1e-5)
+
+
+@pytest.mark.parametrize(("method", "mode"), CASES)
+def test_converges_to_hard_sort(method, mode):
+    x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7, -2.2])
+    kw = dict(method=method, mode=mode)
+    errors = [
+        float(jnp.max(jnp.abs(softeqx.sort(x, softness=s, **kw) - jnp.sort(x))))
+        for s in (1.0, 0.1, 1e-2, 1e-3)
+    ]
+    assert errors[-1] < 1e-4
+    assert all(b <= a + 1e-6 for a, b in itertools.pairwise(errors))
+    ranks = softeqx.rank(x, softness=1e-3, **kw)
+    np.testing.assert_allclose(ranks, softeqx.rank(x, mode="hard"), atol=1e-4)
+
+
+@pytest.mark.parametrize("mode", ["c1", "c2"])
+@pytest.mark.parametrize("softness", [1e-3, 1e-4])
+def test_tiny_softness_gives_correct_values(mode, softness):
+    # The reference returns a "sort" of [-0.5, 8.35, 8.35, 8.35, 8.35] and a
+    # rank of -252 here (float32, the user's default).
+    x = jnp.array([-0.5, 8.35, 3.0, 1.0, 2.0])
+    kw = dict(method="fast_soft_sort", mode=mode, softness=softness)
+    np.testing.assert_allclose(softeqx.sort(x, **kw), jnp.sort(x), atol=1e-5)
+    np.testing.assert_allclose(softeqx.rank(x, **kw), [1, 5, 4, 2, 3], atol=1e-5)
+    raw = dict(kw, standardize=False)
+    np.testing.assert_allclose(softeqx.sort(x, **raw), jnp.sort(x), atol=1e-5)
+    np.testing.assert_allclose(softeqx.rank(x, **raw), [1, 5, 4, 2, 3], atol=1e-5)
+
+
+def _losses(x, softness, method, mode):
+    kw = dict(method=method, mode=mode, softness=softness)
+    w = jnp.linspace(-1.0, 2.0, x.shape[0])
+    return jnp.stack(
+        [
+            w @ softeqx.sort(x, **kw),
+            w @ softeqx.rank(x, **kw),
+            jnp.sum(softeqx.top_k(x, 1, **kw)[0]),
+            jnp.sum(w * (softeqx.argsort(x, **kw) @ w)),
+        ]
+    )
+
+
+HAZARDS = {
+    "constant": jnp.full(6, 3.0),
+    "ties": jnp.array([1.0, 2.0, 2.0, 3.0, 1.0, 3.0]),
+    "huge": 1e6 * jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7]),
+    "single": jnp.array([0.7]),
+}
+
+
+@pytest.mark.parametrize(("method", "mode"), CASES)
+@pytest.mark.parametrize("softness", [0.1, 1e-3])
+def test_gradients_are_finite_at_hazards(method, mode, softness):
+    for name, x in HAZARDS.items():
+        d_x, d_s = jax.jacrev(_losses, argnums=(0, 1))(
+            x, jnp.float32(softness), method, mode
+        )
+        assert np.all(np.isfinite(np.asarray(d_x))), (name, d_x)
+        assert np.all(np.isfinite(np.asarray(d_s))), (name, d_s)
+
+
+def test_smooth_sort_gradient_finite_at_tiny_softness():
+    # The reference gives NaN here.
+    x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7, 0.3])
+    for softness in (1e-3, 1e-4):
+        g = jax.grad(
+            lambda x, s: jnp.sum(
+                softeqx.sort(x, method="smooth_sort", softness=s) ** 2
+            ),
+            argnums=(0, 1),
+        )(x, jnp.float32(softness))
+        assert all(np.all(np.isfinite(np.asarray(t))) for t in g)
+
+
+@pytest.mark.parametrize(("method", "mode"), CASES)
+def test_jacfwd_works(method, mode):
+    x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4])
+    for op in (softeqx.sort, softeqx.rank):
+        f = functools.partial(op, method=method, mode=mode, softness=0.5)
+        np.testing.assert_allclose(
+            jax.jacfwd(f)(x), jax.jacrev(f)(x), rtol=1e-4, atol=1e-5
+        )
+
+
+@pytest.mark.parametrize(("method", "mode"), CASES)
+def test_jit_vmap_grad_and_traced_softness(method, mode, getkey):
+    traces = {"n": 0}
+
+    def loss(x, softness):
+        traces["n"] += 1
+        kw = dict(method=method, mode=mode, softness=softness, axis=-1)
+        return jnp.sum(softeqx.sort(x, **kw) ** 2) + jnp.sum(softeqx.rank(x, **kw))
+
+    f = jax.jit(jax.vmap(jax.grad(loss, argnums=(0, 1)), in_axes=(0, None)))
+    x = jax.random.normal(getkey(), (3, 2, 6))
+    first = f(x, jnp.float32(0.3))
+    second = f(x, jnp.float32(1.7))
+    assert traces["n"] == 1
+    assert all(np.all(np.isfinite(np.asarray(t))) for t in (*first, *second))
+    single = jax.grad(loss, argnums=(0, 1))(x[1], jnp.float32(0.3))
+    np.testing.assert_allclose(first[0][1], single[0], rtol=1e-4, atol=1e-5)
+
+
+def test_smooth_sort_rejects_other_modes():
+    for mode in ("c0", "c1", "c2"):
+        with pytest.raises(ValueError, match=r"smooth_sort.*only supports"):
+            softeqx.sort(X, method="smooth_sort", mode=mode)
+    with pytest.raises(ValueError, match="`mode`"):
+        softeqx.rank(X, method=SmoothSort(), mode="c0")
+
+
+def test_smooth_sort_matrix_is_doubly_stochastic_and_smooth(x64):
+    x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7])
+    p = soft_permutation(x, jnp.asarray(0.7))
+    assert np.all(np.asarray(p) >= -1e-12)
+    np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-12)
+    np.testing.assert_allclose(p.sum(-2), 1.0, atol=1e-12)
+    # C-infinity: second derivatives exist and agree with finite differences.
+    f = lambda x: soft_permutation(x, jnp.asarray(0.7))[2] @ x  # noqa: E731
+    hess = jax.hessian(f)(x)
+    v = jnp.asarray(np.random.default_rng(0).normal(size=6))
+    grad_fd = central_difference(jax.grad(f), x, v, h=1e-5)
+    np.testing.assert_allclose(hess @ v, grad_fd, atol=1e-6)
+
+
+def test_fast_soft_sort_index_rows_are_distributions(getkey):
+    x = jax.random.normal(getkey(), (4, 8))
+    for mode in PAV_MODES:
+        p = softeqx.argsort(x, axis=-1, method=FastSoftSort(), mode=mode, softness=0.2)
+        assert p.shape == (4, 8, 8)
+        assert np.all(np.asarray(p) >= 0)
+        np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-5)
+        values, index = softeqx.top_k(x, 3, method="fast_soft_sort", mode=mode)
+        assert values.shape == (4, 3) and index.shape == (4, 3, 8)
+        q = softeqx.argquantile(
+            x, jnp.array([0.2, 0.7]), axis=-1, mode=mode, method="fast_soft_sort"
+        )
+        assert q.shape == (2, 4, 8)

@@ -5,7 +5,7 @@ from jaxtyping import Array, Float, Int
 
 from .._projections import permutahedron
 from .base import AbstractValueSortingMethod
-from .score import WINDOW, _column_products, _row_products, _rows
+from .score import _column_products, _row_products, _rows
 from .softsort import SoftSort
 
 
@@ -85,14 +85,11 @@ class FastSoftSort(AbstractValueSortingMethod):
 
     def _kernel(
         self, a: Array, positions: Array, softness: Array, mode: str
-    ) -> tuple[Array, Array]:
-        """Anchors (soft-sorted scores at `positions`) and each row's window."""
-        n = a.shape[-1]
+    ) -> tuple[Array, tuple[Array, Array]]:
+        """Anchors (soft-sorted scores at `positions`) and the sorting of `a`."""
         anchors = self.sort_scores(a, a, positions, softness, mode)
-        width = min(WINDOW, n)
-        first = jnp.clip(positions - width // 2, 0, n - width)
-        window = jnp.argsort(a, axis=-1)[..., first[:, None] + jnp.arange(width)]
-        return anchors, window
+        order = jnp.argsort(a, axis=-1)
+        return anchors, (order, jnp.argsort(order, axis=-1))
 
     def rows(
         self,
@@ -101,8 +98,8 @@ class FastSoftSort(AbstractValueSortingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k n"]:
-        anchors, window = self._kernel(a, positions, softness, mode)
-        return _rows(SoftSort(), mode, anchors, a, window, softness)
+        anchors, sorting = self._kernel(a, positions, softness, mode)
+        return _rows(SoftSort(), mode, anchors, a, sorting, softness)
 
     def sorted_values(
         self,
@@ -112,8 +109,8 @@ class FastSoftSort(AbstractValueSortingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k m"]:
-        anchors, window = self._kernel(a, positions, softness, mode)
-        return _row_products(SoftSort(), mode, anchors, a, window, softness, v)
+        anchors, sorting = self._kernel(a, positions, softness, mode)
+        return _row_products(SoftSort(), mode, anchors, a, sorting, softness, v)
 
     def transpose_apply(
         self,
@@ -123,5 +120,5 @@ class FastSoftSort(AbstractValueSortingMethod):
         mode: str,
     ) -> Float[Array, "*batch n m"]:
         positions = jnp.arange(a.shape[-1])
-        anchors, window = self._kernel(a, positions, softness, mode)
-        return _column_products(SoftSort(), mode, anchors, a, window, softness, u)
+        anchors, sorting = self._kernel(a, positions, softness, mode)
+        return _column_products(SoftSort(), mode, anchors, a, sorting, softness, u)

@@ -47,11 +47,22 @@ def _matrix_row(a: Array, softness: Array) -> Array:
 def soft_permutation(
     a: Float[Array, "*batch n"], softness: Array
 ) -> Float[Array, "*batch n n"]:
-    """The whole ascending soft permutation matrix of `SmoothSort`."""
+    """The whole ascending soft permutation matrix of `SmoothSort`.
+
+    The ESP recursion runs over the scores in ascending order, and the columns
+    are put back afterwards: the matrix is a symmetric function of the scores,
+    and a canonical order makes its float rounding (and so the output) exactly
+    equivariant under permutations of the input. The order is piecewise
+    constant, so it carries no gradient.
+    """
     n = a.shape[-1]
-    flat = a.reshape(-1, n)
-    out = jax.vmap(_matrix_row, in_axes=(0, None))(flat, softness)
-    return out.reshape(*a.shape, n)
+    order = jnp.argsort(jax.lax.stop_gradient(a), axis=-1)
+    ascending = jnp.take_along_axis(a, order, axis=-1)
+    flat = ascending.reshape(-1, n)
+    sorted_columns = jax.vmap(_matrix_row, in_axes=(0, None))(flat, softness)
+    sorted_columns = sorted_columns.reshape(*a.shape, n)
+    inverse = jnp.argsort(order, axis=-1)
+    return jnp.take_along_axis(sorted_columns, inverse[..., None, :], axis=-1)
 
 
 class SmoothSort(AbstractOrderingMethod):

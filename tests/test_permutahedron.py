@@ -293,13 +293,18 @@ HAZARDS = {
 }
 
 
+@functools.cache
+def _loss_jacobians(method, mode):
+    """`jacrev` of `_losses` in `x` and the softness, jitted once per case."""
+    losses = functools.partial(_losses, method=method, mode=mode)
+    return jax.jit(jax.jacrev(losses, argnums=(0, 1)))
+
+
 @pytest.mark.parametrize(("method", "mode"), CASES)
 @pytest.mark.parametrize("softness", [0.1, 1e-3])
 def test_gradients_are_finite_at_hazards(method, mode, softness):
     for name, x in HAZARDS.items():
-        d_x, d_s = jax.jacrev(_losses, argnums=(0, 1))(
-            x, jnp.float32(softness), method, mode
-        )
+        d_x, d_s = _loss_jacobians(method, mode)(x, jnp.float32(softness))
         assert np.all(np.isfinite(np.asarray(d_x))), (name, d_x)
         assert np.all(np.isfinite(np.asarray(d_s))), (name, d_s)
 
@@ -323,7 +328,7 @@ def test_jacfwd_works(method, mode):
     for op in (softeqx.sort, softeqx.rank):
         f = functools.partial(op, method=method, mode=mode, softness=0.5)
         np.testing.assert_allclose(
-            jax.jacfwd(f)(x), jax.jacrev(f)(x), rtol=1e-4, atol=1e-5
+            jax.jit(jax.jacfwd(f))(x), jax.jit(jax.jacrev(f))(x), rtol=1e-4, atol=1e-5
         )
 
 

@@ -2,15 +2,15 @@
 
 - Every python block of the guide pages (`docs/*.md`) runs, in order, in one
   namespace per page, with JAX's default (standard) dtype promotion, as a user
-  runs it (the suite's strict promotion trips optax's Adam). Blocks that
-  include a file (`--8<--`, the rendered example scripts) are skipped: those
-  scripts are run on their own.
+  runs it (the suite's strict promotion trips optax's Adam).
+- The Examples page renders every script of `examples/` (by `docs/hooks.py`).
 - Every public name of `softeqx`, `softeqx.nn` and `softeqx.methods` appears
   in a mkdocstrings directive (`::: softeqx.name`) of the API reference, and
   every directive names something that exists.
 - The Home page opens with the README's first example.
 """
 
+import importlib.util
 import pathlib
 import re
 import types
@@ -74,10 +74,20 @@ def test_python_blocks_of_page_run(page, capsys):
     namespace: dict = {"__name__": f"docs_{page.stem.replace('-', '_')}"}
     with jax.numpy_dtype_promotion("standard"):
         for block in python_blocks(page):
-            if "--8<--" in block:
-                continue
             exec(compile(block, str(page), "exec"), namespace)
     capsys.readouterr()
+
+
+def test_examples_page_renders_every_script():
+    spec = importlib.util.spec_from_file_location("docs_hooks", DOCS / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    assert hooks.MARKER in (DOCS / "examples.md").read_text()
+    rendered = hooks.render()
+    for script in sorted((ROOT / "examples").glob("*.py")):
+        assert f"`examples/{script.name}`" in rendered
+        assert script.read_text().rstrip() in rendered.replace("\n    ", "\n")
 
 
 def test_every_public_name_is_in_the_api_reference():

@@ -19,12 +19,12 @@ ASSETS = ROOT / "docs" / "assets" / "examples"
 MARKER = "<!-- examples -->"
 # Scripts in this order first (when they exist), then any others by name.
 ORDER = (
-    "quickstart",
     "digits_sorting",
     "spearman_ranking",
-    "median_regression",
     "topk_classification",
+    "median_regression",
     "softness_strategies",
+    "quickstart",
 )
 
 

@@ -532,7 +532,7 @@ def calibrate_softness(
 
     Answers "which softness for my $n$ and my data?": bisection in
     $\log s$ on $[\log(\text{lower}), \log(\text{upper})]$ for
-    [`softeqx.hardness`][]$(s) = $ `target_hardness` (hardness decreases as the
+    [`softeqx.hardness`][] at $s$ equal to `target_hardness` (hardness decreases as the
     softness grows). Each iteration halves the bracket, so 40 iterations pin
     $\log s$ to $\log(\text{upper}/\text{lower}) / 2^{40}$. If the target is
     out of reach within the bracket, the nearest end is returned. Works under

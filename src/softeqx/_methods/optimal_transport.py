@@ -25,9 +25,10 @@ class OptimalTransport(AbstractOrderingMethod):
     Row $i$ of $P$ is the soft index of the $i$-th smallest element. `"smooth"`
     is entropic OT (log-domain Sinkhorn, $\omega(p) = p\log p$); `"c0"`,
     `"c1"`, `"c2"` the p-norm regularisers $p^2/2$, $\tfrac23 p^{3/2}$,
-    $\tfrac34 p^{4/3}$ of Blondel et al. (2018), whose plans are sparse. This
-    is the only method whose soft permutations are doubly stochastic: columns
-    sum to 1 as well as rows, so soft ranks always sum to $n(n+1)/2$. As
+    $\tfrac34 p^{4/3}$ of Blondel et al. (2018), whose plans are sparse. Its
+    plans are doubly stochastic (as are those of `sorting_network` and
+    `smooth_sort`): columns sum to 1 as well as rows, so soft ranks sum to
+    $n(n+1)/2$. As
     $\tau \to 0$ the plan becomes the sorting permutation (ties share their
     mass).
 

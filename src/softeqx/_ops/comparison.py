@@ -84,7 +84,7 @@ def less(
     mode: Mode = "smooth",
     epsilon: float = 1e-10,
 ) -> SoftBool:
-    r"""Soft $x < y$: $1 - $ [`softeqx.greater_equal`][], tending to 0 at equality.
+    r"""Soft $x < y$: one minus [`softeqx.greater_equal`][], tending to 0 at equality.
 
     Arguments and return as [`softeqx.greater`][]; `"hard"` is `jnp.less`.
     """
@@ -100,7 +100,7 @@ def less_equal(
     mode: Mode = "smooth",
     epsilon: float = 1e-10,
 ) -> SoftBool:
-    r"""Soft $x \le y$: $1 - $ [`softeqx.greater`][], tending to 1 at equality.
+    r"""Soft $x \le y$: one minus [`softeqx.greater`][], tending to 1 at equality.
 
     Arguments and return as [`softeqx.greater`][]; `"hard"` is `jnp.less_equal`.
     """
@@ -204,7 +204,7 @@ def not_equal(
     mode: Mode = "smooth",
     epsilon: float = 1e-10,
 ) -> SoftBool:
-    r"""Soft $x \ne y$: $1 - $ [`softeqx.equal`][].
+    r"""Soft $x \ne y$: one minus [`softeqx.equal`][].
 
     Arguments and return as [`softeqx.greater`][]; `"hard"` is `jnp.not_equal`.
     """

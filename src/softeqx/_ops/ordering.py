@@ -100,17 +100,19 @@ def argmax(
     - `x`: input array.
     - `axis`: the axis to reduce; `None` flattens `x` first.
     - `keepdims`: keep the reduced axis with size 1.
-    - `softness`: how soft the ordering is ($\\tau > 0$), in units of the
+    - `softness`: how soft the ordering is ($\tau > 0$), in units of the
       standardised scores when `standardize=True`. Scalar; may be traced.
     - `mode`: `"hard"` for the exact op, or `"smooth"`, `"c0"`, `"c1"`, `"c2"`:
-      the regulariser of the simplex projection (softmax, or sparse p-norm
-      projections of increasing smoothness) or, for `"sorting_network"`, the
-      sigmoidal family of its comparators.
-    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, or a
+      the regulariser of the method's relaxation (entropic, or sparse p-norm
+      regularisers of increasing smoothness) or, for `"sorting_network"`, the
+      sigmoidal family of its comparators; `"smooth_sort"` has `"smooth"` only.
+    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, `"ot"`,
+      `"fast_soft_sort"`, `"smooth_sort"` (the classes of `softeqx.methods`), or a
       configured method object.
     - `standardize`: order robust z-scores squashed to $(0, 1)$ instead of the
-      raw values, so that one softness suits every input scale (see
-      `softeqx._ops.prepare.standardize_scores`).
+      raw values, so that one softness suits every input scale: a z-score
+      winsorised at three robust standard deviations around the median, with
+      a floor on the spread, so constant rows and outliers stay well-behaved.
     - `ot_kwargs`: settings of the optimal-transport method (only with it).
 
     **Returns:**
@@ -268,17 +270,19 @@ def argsort(
     - `x`: input array.
     - `axis`: the axis to sort along; `None` flattens `x` first.
     - `descending`: sort from largest to smallest.
-    - `softness`: how soft the ordering is ($\\tau > 0$), in units of the
+    - `softness`: how soft the ordering is ($\tau > 0$), in units of the
       standardised scores when `standardize=True`. Scalar; may be traced.
     - `mode`: `"hard"` for the exact op, or `"smooth"`, `"c0"`, `"c1"`, `"c2"`:
-      the regulariser of the simplex projection (softmax, or sparse p-norm
-      projections of increasing smoothness) or, for `"sorting_network"`, the
-      sigmoidal family of its comparators.
-    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, or a
+      the regulariser of the method's relaxation (entropic, or sparse p-norm
+      regularisers of increasing smoothness) or, for `"sorting_network"`, the
+      sigmoidal family of its comparators; `"smooth_sort"` has `"smooth"` only.
+    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, `"ot"`,
+      `"fast_soft_sort"`, `"smooth_sort"` (the classes of `softeqx.methods`), or a
       configured method object.
     - `standardize`: order robust z-scores squashed to $(0, 1)$ instead of the
-      raw values, so that one softness suits every input scale (see
-      `softeqx._ops.prepare.standardize_scores`).
+      raw values, so that one softness suits every input scale: a z-score
+      winsorised at three robust standard deviations around the median, with
+      a floor on the spread, so constant rows and outliers stay well-behaved.
     - `ot_kwargs`: settings of the optimal-transport method (only with it).
 
     **Returns:**
@@ -356,7 +360,11 @@ def rank(
     permutation matrix $P$, normalised by the mass $P$ gives it:
     $r_j = \sum_i (i + 1) P_{ij} / \sum_i P_{ij}$. So every rank lies in
     $[1, n]$, ties get equal ranks, and the ranks sum to $n(n+1)/2$ up to the
-    softness (exactly for doubly stochastic $P$). `"hard"` gives the ranks of
+    softness (exactly for doubly stochastic $P$). `"fast_soft_sort"` has no
+    $P$: its ranks are the regularised projection onto the permutahedron of
+    $(1, \ldots, n)$, which sums to $n(n+1)/2$ in the quadratic and p-norm
+    modes; its `"smooth"` (log-KL) ranks lie in $[1, n]$ but their sum drifts
+    above $n(n+1)/2$ as the softness grows. `"hard"` gives the ranks of
     `scipy.stats.rankdata` (ties averaged), as floats.
 
     **Arguments:**
@@ -364,17 +372,19 @@ def rank(
     - `x`: input array.
     - `axis`: the axis to rank along; `None` flattens `x` first.
     - `descending`: rank 1 is the largest.
-    - `softness`: how soft the ordering is ($\\tau > 0$), in units of the
+    - `softness`: how soft the ordering is ($\tau > 0$), in units of the
       standardised scores when `standardize=True`. Scalar; may be traced.
     - `mode`: `"hard"` for the exact op, or `"smooth"`, `"c0"`, `"c1"`, `"c2"`:
-      the regulariser of the simplex projection (softmax, or sparse p-norm
-      projections of increasing smoothness) or, for `"sorting_network"`, the
-      sigmoidal family of its comparators.
-    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, or a
+      the regulariser of the method's relaxation (entropic, or sparse p-norm
+      regularisers of increasing smoothness) or, for `"sorting_network"`, the
+      sigmoidal family of its comparators; `"smooth_sort"` has `"smooth"` only.
+    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, `"ot"`,
+      `"fast_soft_sort"`, `"smooth_sort"` (the classes of `softeqx.methods`), or a
       configured method object.
     - `standardize`: order robust z-scores squashed to $(0, 1)$ instead of the
-      raw values, so that one softness suits every input scale (see
-      `softeqx._ops.prepare.standardize_scores`).
+      raw values, so that one softness suits every input scale: a z-score
+      winsorised at three robust standard deviations around the median, with
+      a floor on the spread, so constant rows and outliers stay well-behaved.
 
     **Returns:**
 
@@ -418,17 +428,19 @@ def top_k(
     - `x`: input array.
     - `k`: how many, `1 <= k <= n`.
     - `axis`: the axis to select along.
-    - `softness`: how soft the ordering is ($\\tau > 0$), in units of the
+    - `softness`: how soft the ordering is ($\tau > 0$), in units of the
       standardised scores when `standardize=True`. Scalar; may be traced.
     - `mode`: `"hard"` for the exact op, or `"smooth"`, `"c0"`, `"c1"`, `"c2"`:
-      the regulariser of the simplex projection (softmax, or sparse p-norm
-      projections of increasing smoothness) or, for `"sorting_network"`, the
-      sigmoidal family of its comparators.
-    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, or a
+      the regulariser of the method's relaxation (entropic, or sparse p-norm
+      regularisers of increasing smoothness) or, for `"sorting_network"`, the
+      sigmoidal family of its comparators; `"smooth_sort"` has `"smooth"` only.
+    - `method`: `"softsort"`, `"neuralsort"`, `"sorting_network"`, `"ot"`,
+      `"fast_soft_sort"`, `"smooth_sort"` (the classes of `softeqx.methods`), or a
       configured method object.
     - `standardize`: order robust z-scores squashed to $(0, 1)$ instead of the
-      raw values, so that one softness suits every input scale (see
-      `softeqx._ops.prepare.standardize_scores`).
+      raw values, so that one softness suits every input scale: a z-score
+      winsorised at three robust standard deviations around the median, with
+      a floor on the spread, so constant rows and outliers stay well-behaved.
     - `ot_kwargs`: settings of the optimal-transport method (only with it).
     - `gated_grad`: if `False`, the soft indices are constants in the backward
       pass of the values.

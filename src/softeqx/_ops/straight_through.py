@@ -124,6 +124,7 @@ def register(fn: _F) -> _F:
     variant = st(fn)
     name = f"{fn.__name__}_st"
     variant.__name__ = variant.__qualname__ = name
+    variant.__module__ = __name__
     variant.__doc__ = (
         f"Straight-through `{fn.__name__}`: the value of "
         f'[`softeqx.{fn.__name__}`][]`(..., mode="hard")`, the derivatives of '

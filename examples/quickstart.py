@@ -10,6 +10,7 @@ is evaluated with `mode="hard"`, the exact comparison.
 """
 
 import argparse
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -30,13 +31,14 @@ def loss_fn(params, x, y, softness):
     return -jnp.mean(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    """Run the example; returns the held-out accuracy."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="optimiser steps")
     parser.add_argument("--softness", type=float, default=0.05, help="softness")
     parser.add_argument("--points", type=int, default=512, help="training points")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     lo, hi = -0.3, 0.6
     key_train, key_test = jax.random.split(jax.random.key(args.seed))
@@ -70,6 +72,7 @@ def main() -> None:
         f"[{float(params['a']):+.3f}, {float(params['b']):+.3f}]"
     )
     print(f"held-out accuracy with hard comparisons: {accuracy:.4f}")
+    return {"accuracy": accuracy}
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def load_example(name: str) -> types.ModuleType:
 
 def numbers(metrics: dict) -> list[float]:
     """Every number of a (nested) dict of metrics."""
-    found = []
+    found: list[float] = []
     for value in metrics.values():
         found.extend(numbers(value) if isinstance(value, dict) else [value])
     return found

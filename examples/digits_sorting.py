@@ -238,11 +238,11 @@ def train(
     )
 
     @eqx.filter_jit
-    def train_step(model, opt_state, step):
+    def train_step(model, opt_state, step, pool):
         model = softeqx.anneal(model, step)  # no-op for the fixed softness
         images, numbers = sample_sets(
             jax.random.fold_in(key_data, step),
-            train_pool,
+            pool,
             args.batch,
             args.n,
             args.digits,
@@ -265,7 +265,7 @@ def train(
     bar = tqdm(range(args.steps), desc=name, disable=not args.progress)
     for step in bar:
         model, opt_state, loss, softness = train_step(
-            model, opt_state, jnp.asarray(step)
+            model, opt_state, jnp.asarray(step), train_pool
         )
         if step % 10 == 0 or step == args.steps - 1:
             history["step"].append(step)

@@ -127,7 +127,7 @@ def train(
     x, y = data["x"], data["y"]
 
     @eqx.filter_jit
-    def train_step(model, opt_state, step):
+    def train_step(model, opt_state, step, x, y):
         model = softeqx.anneal(model, step)
         value, grads = eqx.filter_value_and_grad(loss_fn)(model, x, y)
         updates, opt_state = optimiser.update(grads, opt_state)
@@ -138,7 +138,7 @@ def train(
     bar = tqdm(range(args.steps), desc=loss, disable=not args.progress)
     for step in bar:
         model, opt_state, value, softness = train_step(
-            model, opt_state, jnp.asarray(step)
+            model, opt_state, jnp.asarray(step), x, y
         )
         if step % 10 == 0 or step == args.steps - 1:
             postfix = {"loss": f"{float(value):.4f}"}

@@ -138,14 +138,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     # Softness values for the hardness range, measured on untrained scores.
     @eqx.filter_jit
-    def calibrate(mlp):
-        scores = Student(mlp, softeqx.nn.SoftArgSort(axis=-1)).scores(test_items)
+    def calibrate(mlp, items):
+        scores = Student(mlp, softeqx.nn.SoftArgSort(axis=-1)).scores(items)
         return tuple(
             softeqx.calibrate_softness(softeqx.argsort, scores, jnp.asarray(h), axis=-1)
             for h in (args.hardness_start, args.hardness_end)
         )
 
-    start, end = (float(s) for s in calibrate(mlp))
+    start, end = (float(s) for s in calibrate(mlp, test_items))
     students = make_students(args, mlp, start, end)
     annealers = Annealers(
         softeqx.HardnessTargetAnnealer(
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     plateau_state = annealers.plateau.init()
 
     @eqx.filter_jit
-    def train_step(students, opt_state, plateau_state, step):
+    def train_step(students, opt_state, plateau_state, step, teacher):
         items, hidden = sample_sets(
             jax.random.fold_in(key_data, step), teacher, args.batch, args.n
         )
@@ -198,10 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return students, opt_state, plateau_state, losses, softness, hardness
 
     @eqx.filter_jit
-    def evaluate(students):
-        return {
-            name: accuracies(s, test_items, test_hidden) for name, s in students.items()
-        }
+    def evaluate(students, items, hidden):
+        return {name: accuracies(s, items, hidden) for name, s in students.items()}
 
     history: dict[str, dict[str, list[float]]] = {
         name: {"softness": [], "hardness": [], "loss": []} for name in students
@@ -214,7 +212,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     for step in bar:
         students, opt_state, plateau_state, losses, softness, hardness = train_step(
-            students, opt_state, plateau_state, jnp.asarray(step)
+            students, opt_state, plateau_state, jnp.asarray(step), teacher
         )
         if step % 10 == 0 or step == args.steps - 1:
             steps_logged.append(step)
@@ -230,8 +228,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
         if (step + 1) % eval_every == 0 or step == args.steps - 1:
             checkpoints["step"].append(step + 1)
+            accuracy = evaluate(students, test_items, test_hidden)
             checkpoints["accuracy"].append(
-                {k: np.asarray(v) for k, v in evaluate(students).items()}
+                {name: np.asarray(value) for name, value in accuracy.items()}
             )
     bar.close()
     return {

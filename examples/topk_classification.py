@@ -16,6 +16,13 @@ scale of the logits is what the network learns) is annealed from
 the same MLP from the same initialisation; the example reports held-out top-1
 and top-k accuracy.
 
+All three losses let the network memorise the wrong labels as training goes
+on, and their held-out accuracy falls after the first few hundred steps (right
+panel of the plot). The top-k term slows this down: after the default 1500
+steps, `ce+topk` is ahead of `ce` in top-1 and top-k accuracy, and `topk` alone
+gives up top-1 accuracy. Stopped early (`--steps 300`), cross-entropy alone is
+the best of the three on this data.
+
     python examples/topk_classification.py                   # ~30 s on 2 cores
     python examples/topk_classification.py --k 5 --label-noise 0.3
     python examples/topk_classification.py --method softsort --steps 5000
@@ -124,7 +131,7 @@ def train(loss: str, args: argparse.Namespace, data: dict[str, Array]) -> dict:
     x_train, y_train = data["x_train"], data["y_train"]
 
     @eqx.filter_jit
-    def train_step(model, opt_state, step):
+    def train_step(model, opt_state, step, x_train, y_train):
         model = softeqx.anneal(model, step)
         index = jax.random.choice(
             jax.random.fold_in(key_batches, step), x_train.shape[0], (args.batch,)
@@ -139,18 +146,16 @@ def train(loss: str, args: argparse.Namespace, data: dict[str, Array]) -> dict:
     top = max(5, args.k)
 
     @eqx.filter_jit
-    def evaluate(model):
-        logits = model.logits(data["x_test"])
-        return jnp.stack(
-            [top_j_accuracy(logits, data["y_test"], j) for j in range(1, top + 1)]
-        )
+    def evaluate(model, x, y):
+        logits = model.logits(x)
+        return jnp.stack([top_j_accuracy(logits, y, j) for j in range(1, top + 1)])
 
     curve: dict[str, list[float]] = {"step": [], "top_k": []}
     eval_every = max(1, args.steps // 20)
     bar = tqdm(range(args.steps), desc=loss, disable=not args.progress)
     for step in bar:
         model, opt_state, value, softness = train_step(
-            model, opt_state, jnp.asarray(step)
+            model, opt_state, jnp.asarray(step), x_train, y_train
         )
         if step % 10 == 0 or step == args.steps - 1:
             postfix = {"loss": f"{float(value):.4f}"}
@@ -159,9 +164,11 @@ def train(loss: str, args: argparse.Namespace, data: dict[str, Array]) -> dict:
             bar.set_postfix(postfix)
         if (step + 1) % eval_every == 0 or step == args.steps - 1:
             curve["step"].append(step + 1)
-            curve["top_k"].append(float(evaluate(model)[args.k - 1]))
+            accuracy = evaluate(model, data["x_test"], data["y_test"])
+            curve["top_k"].append(float(accuracy[args.k - 1]))
     bar.close()
-    return {"name": loss, "curve": curve, "accuracy": np.asarray(evaluate(model))}
+    accuracy = evaluate(model, data["x_test"], data["y_test"])
+    return {"name": loss, "curve": curve, "accuracy": np.asarray(accuracy)}
 
 
 def plot(runs: list[dict[str, Any]], k: int, path: pathlib.Path) -> None:

@@ -83,7 +83,8 @@ TINY = {
     "softness_strategies": (
         [
             *("--steps", "3", "--n", "4", "--batch", "4", "--test-sets", "8"),
-            *("--width", "8"),
+            *("--width", "8", "--strategies", "trainable", "hardness_target"),
+            "plateau",
         ],
         ["softness_strategies.png"],
         accuracies_and_softness,
@@ -128,3 +129,11 @@ def test_example_runs_with_tiny_settings(name, tmp_path, capsys):
     for plot in plots:
         assert (tmp_path / plot).stat().st_size > 0
     assert capsys.readouterr().out.strip()  # the final metrics are printed
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_example_has_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_example(name).main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out

@@ -5,8 +5,8 @@ gross outliers, all on the same side. Least squares (the mean of the squared
 residuals) is dragged towards them. Least median of squares (Rousseeuw, 1984)
 minimises the *median* of the squared residuals instead, which ignores any
 minority of points however far away; but the exact median passes its gradient
-to the single middle residual, and gradient descent on it now and then settles
-on a poor fit.
+to the one or two middle residuals only, and gradient descent on it now and
+then settles on a poor fit.
 
 `softeqx.nn.SoftMedian` makes the median smooth: every residual near the
 middle contributes. Annealing its softness with `softeqx.anneal`, from large
@@ -153,7 +153,9 @@ def train(
     return {"name": loss, "fits": np.asarray(fits), "errors": errors}
 
 
-def plot(runs: list[dict[str, Any]], data: dict[str, Array], path: pathlib.Path):
+def plot(
+    runs: list[dict[str, Any]], data: dict[str, Array], path: pathlib.Path
+) -> None:
     fig, axes = plt.subplots(
         1, len(runs), figsize=(4.2 * len(runs), 3.8), sharey=True, squeeze=False
     )
@@ -211,7 +213,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for the plot",
     )
     parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar",
     )
     return parser.parse_args(argv)
 

@@ -292,7 +292,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for the plot",
     )
     parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar",
     )
     return parser.parse_args(argv)
 

@@ -176,7 +176,9 @@ def plot(runs: list[dict[str, Any]], y_test: Array, path: pathlib.Path) -> None:
     fig, axes = plt.subplots(1, 1 + len(runs), figsize=(4.5 * (1 + len(runs)), 4))
     for run in runs:
         axes[0].plot(run["curve"]["step"], run["curve"]["spearman"], label=run["name"])
-    axes[0].set(xlabel="step", ylabel="Spearman correlation", title="held-out")
+    axes[0].set(
+        xlabel="step", ylabel="Spearman correlation", title="held-out, in training"
+    )
     axes[0].legend()
     true_ranks = np.asarray(ranks(y_test))
     for ax, run in zip(axes[1:], runs, strict=True):
@@ -230,7 +232,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="directory for the plot",
     )
     parser.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="no progress bar"
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar",
     )
     return parser.parse_args(argv)
 

@@ -336,6 +336,11 @@ def test_calibrate_softness_edge_cases(getkey):
     )
     low, high = float(calibrate(0.3)), float(calibrate(0.9))
     assert low > high
+    # A Python target inside a jitted function stays a constant.
+    constant = jax.jit(
+        lambda x: softeqx.calibrate_softness(softeqx.sort, x, 0.3, axis=-1)
+    )
+    assert float(constant(x)) == pytest.approx(low, rel=1e-5)
     with pytest.raises(TypeError, match="layer_or_op"):
         softeqx.calibrate_softness(jnp.sort, x, 0.5)
     with pytest.raises(ValueError, match="target_hardness"):

@@ -583,7 +583,7 @@ def calibrate_softness(
         raise TypeError(f"`iterations` must be an int, got {iterations!r}.")
     target = jnp.asarray(target_hardness)
     if not is_traced(target_hardness):
-        value = float(target)
+        value = float(target_hardness)
         if not 0 <= value <= 1:
             raise ValueError(
                 f"`target_hardness` must lie in [0, 1], got {target_hardness!r}."

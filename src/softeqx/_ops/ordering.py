@@ -33,7 +33,7 @@ def _extreme(prep: Prepared, largest: bool, gated: bool = True) -> Array:
     """The SoftIndex row of the largest (or smallest) element, `(..., [n])`."""
     position = jnp.array([prep.n - 1 if largest else 0])
     a = prep.scores(gated)
-    return prep.method.rows(a, position, prep.softness, prep.mode)[..., 0, :]
+    return prep.call("rows", a, position)[..., 0, :]
 
 
 def _arg_extreme(
@@ -300,9 +300,7 @@ def argsort(
     if prep.hard:
         order = jnp.argsort(prep.x, axis=prep.axis, descending=descending, stable=True)
         return _one_hot(order, prep.n, prep.x)
-    p = prep.method.rows(
-        prep.scores(), _positions(prep.n, descending), prep.softness, prep.mode
-    )
+    p = prep.call("rows", prep.scores(), _positions(prep.n, descending))
     return prep.restore(p, extra=1)
 
 
@@ -402,7 +400,7 @@ def rank(
         moved = jnp.asarray(prep.moved)
         ranks = average_ranks(-moved if descending else moved)
         return jnp.moveaxis(ranks.astype(float_dtypes(moved)[1]), -1, prep.axis)
-    ranks = prep.method.ranks(prep.scores(), descending, prep.softness, prep.mode)
+    ranks = prep.call("ranks", prep.scores(), descending)
     return prep.restore(ranks)
 
 
@@ -467,7 +465,7 @@ def top_k(
         onehot = _one_hot(index, prep.n, prep.x)
         return jnp.moveaxis(values, -1, prep.axis), jnp.moveaxis(onehot, -2, prep.axis)
     positions = prep.n - 1 - jnp.arange(k)
-    p = prep.method.rows(prep.scores(), positions, prep.softness, prep.mode)
+    p = prep.call("rows", prep.scores(), positions)
     if isinstance(prep.method, AbstractValueSortingMethod):
         values = prep.sorted_values(positions, gated_grad)
     else:

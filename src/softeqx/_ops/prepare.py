@@ -5,7 +5,9 @@ handling, resolving the method, and standardisation of the scores.
 """
 
 import math
+from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -109,6 +111,13 @@ def standardize_scores(x: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
     return squash((x - center) / scale)
 
 
+@eqx.filter_jit
+def _call_method(method: AbstractOrderingMethod, name: str, *args: Any) -> Array:
+    """`method.<name>(*args)` under `eqx.filter_jit`: arrays are traced, the
+    method's configuration, the name and the mode are static."""
+    return getattr(method, name)(*args)
+
+
 class Prepared:
     """An input ready for a method: `x` with the ordered axis last, and friends."""
 
@@ -155,6 +164,16 @@ class Prepared:
     def hard(self) -> bool:
         return self.mode == "hard"
 
+    def call(self, name: str, *args: Any) -> Array:
+        """`self.method.<name>(*args, self.softness, self.mode)`, compiled.
+
+        The methods run loops (PAV pooling rounds, transport sweeps, ESP
+        scans) that eager JAX would re-trace and re-compile at every call;
+        compiling the call once per shape and method makes eager use as fast
+        as jitted use. Inside a caller's `jax.jit` this is inlined.
+        """
+        return _call_method(self.method, name, *args, self.softness, self.mode)
+
     def scores(self, gated: bool = True) -> Array:
         """The keys the method orders (standardised if asked)."""
         a = standardize_scores(self.moved) if self.standardize else self.moved
@@ -166,12 +185,11 @@ class Prepared:
         `P[positions] @ x` for permutation methods. Methods that sort values
         sort the scores, and their outputs are mapped back to `x`'s scale.
         """
-        method, s, mode = self.method, self.softness, self.mode
         keys = self.scores(gated)
-        if not isinstance(method, AbstractValueSortingMethod):
+        if not isinstance(self.method, AbstractValueSortingMethod):
             v = self.moved[..., None]
-            return method.sorted_values(keys, v, positions, s, mode)[..., 0]
-        out = method.sort_scores(keys, self.scores(), positions, s, mode)
+            return self.call("sorted_values", keys, v, positions)[..., 0]
+        out = self.call("sort_scores", keys, self.scores(), positions)
         if not self.standardize:
             return out
         center, scale = standardization(self.moved)

@@ -93,7 +93,7 @@ def _rows_at_quantiles(prep: Prepared, q: Array, quantile_method: str) -> Array:
         highs = jax.nn.one_hot(jnp.take(order, high, axis=-1), prep.n, dtype=dtype)
         return w_low.astype(dtype) * lows + w_high.astype(dtype) * highs
     both = jnp.concatenate([low, high])
-    rows = prep.method.rows(prep.scores(), both, prep.softness, prep.mode)
+    rows = prep.call("rows", prep.scores(), both)
     k = low.shape[0]
     dtype = rows.dtype
     return (

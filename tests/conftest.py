@@ -5,6 +5,16 @@ check derivatives against finite differences switch to float64 locally with the
 `x64` fixture, which uses `jax.enable_x64` as a context manager, so nothing leaks.
 """
 
+import os
+
+
+# The suite compiles thousands of small functions on a few numbers each: XLA's
+# cheapest CPU pipeline compiles them faster (set before JAX starts its backend).
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "")
+    + " --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+)
+
 import jax
 import numpy as np
 import pytest
@@ -14,13 +24,16 @@ from hypothesis import HealthCheck, settings
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 jax.config.update("jax_numpy_rank_promotion", "allow")
 
-settings.register_profile(
-    "softeqx",
-    deadline=None,
-    max_examples=40,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile("softeqx")
+# Random shapes recompile at every example: the default run draws 20 per
+# property, `scripts/test --slow` (HYPOTHESIS_PROFILE=thorough) draws 100.
+for name, examples in (("softeqx", 20), ("thorough", 100)):
+    settings.register_profile(
+        name,
+        deadline=None,
+        max_examples=examples,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "softeqx"))
 
 
 @pytest.fixture

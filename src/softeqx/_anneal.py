@@ -30,6 +30,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.tree_util as jtu
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Real
 
 from ._checks import is_traced
@@ -583,7 +584,7 @@ def calibrate_softness(
         raise TypeError(f"`iterations` must be an int, got {iterations!r}.")
     target = jnp.asarray(target_hardness)
     if not is_traced(target_hardness):
-        value = float(target_hardness)
+        value = float(np.asarray(target_hardness))
         if not 0 <= value <= 1:
             raise ValueError(
                 f"`target_hardness` must lie in [0, 1], got {target_hardness!r}."

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from softeqx._checks import MODES, SIGMOIDAL_MODES
 
@@ -101,3 +102,19 @@ def rounding(y, scale=1.0):
     `scale` of its intermediates (about 5 softness for the soft ReLUs)."""
     eps = float(np.finfo(np.float32).eps)
     return 4 * eps * np.maximum(np.maximum(1, np.abs(y)), scale)
+
+
+def slow_unless(default: bool):
+    """No marks for a case of the default run, `pytest.mark.slow` otherwise."""
+    return () if default else pytest.mark.slow
+
+
+def slow_params(values, default) -> list:
+    """`values` as pytest params, those not in `default` marked slow. A value
+    that is a tuple fills several arguments of the parametrisation."""
+    return [
+        pytest.param(
+            *(v if isinstance(v, tuple) else (v,)), marks=slow_unless(v in default)
+        )
+        for v in values
+    ]

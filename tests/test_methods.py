@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import softeqx
-from helpers import SOFT_MODES, assert_allclose, count_traces
+from helpers import SOFT_MODES, assert_allclose, count_traces, slow_unless
 from softeqx._methods.registry import METHODS
 from softeqx.methods import AbstractOrderingMethod, SoftSort
 
@@ -43,10 +43,6 @@ def by_default(method: str, mode: str) -> bool:
     `"smooth"` and the default method in `"c1"`. The other pairs (each compiles
     its own bundles) run with the slow tests."""
     return mode == "smooth" or (method, mode) == ("neuralsort", "c1")
-
-
-def slow_unless(default: bool):
-    return () if default else pytest.mark.slow
 
 
 def case_params(cases):

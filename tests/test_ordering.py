@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import softeqx
-from helpers import ALL_MODES, SOFT_MODES, assert_allclose, assert_golden
+from helpers import ALL_MODES, SOFT_MODES, assert_allclose, assert_golden, slow_params
 from softeqx._methods.registry import METHODS
 
 
@@ -181,10 +181,7 @@ def test_soft_outputs_of_the_example_are_ordered():
 
 @pytest.mark.parametrize(
     "method",
-    [
-        m if m == "softsort" else pytest.param(m, marks=pytest.mark.slow)
-        for m in METHODS
-    ],
+    slow_params(METHODS, default={"softsort"}),
 )
 def test_sparse_ranks_of_a_long_row_are_finite(method):
     # With sparse rows some element may get no mass from any row: its rank must

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 import softeqx
-from helpers import assert_golden, central_difference
+from helpers import assert_golden, central_difference, slow_params
 from softeqx._methods.registry import METHODS
 from softeqx._methods.smooth_sort import soft_permutation
 from softeqx._projections import permutahedron
@@ -161,17 +161,10 @@ def _ops(mode):
 
 @pytest.mark.parametrize(
     ("op", "mode"),
-    [
-        pytest.param(
-            op,
-            mode,
-            marks=()
-            if (op, mode) in {("sort", "c0"), ("rank", "c1")}
-            else pytest.mark.slow,
-        )
-        for op in ("sort", "rank")
-        for mode in PAV_MODES
-    ],
+    slow_params(
+        [(op, mode) for op in ("sort", "rank") for mode in PAV_MODES],
+        default={("sort", "c0"), ("rank", "c1")},
+    ),
 )
 def test_jacobians_five_ways(op, mode, x64):
     f = _ops(mode)[op]
@@ -250,17 +243,10 @@ def _modes(method):
 # the contract suite of test_methods covers both methods in "smooth"); the
 # other pairs run with the slow tests.
 DEFAULT_CASES = {("fast_soft_sort", "c1")}
-CASES = [
-    pytest.param(
-        m,
-        mode,
-        marks=()
-        if (m, mode) in DEFAULT_CASES or m == "smooth_sort"
-        else pytest.mark.slow,
-    )
-    for m in ("fast_soft_sort", "smooth_sort")
-    for mode in _modes(m)
-]
+CASES = slow_params(
+    [(m, mode) for m in ("fast_soft_sort", "smooth_sort") for mode in _modes(m)],
+    default={*DEFAULT_CASES, ("smooth_sort", "smooth")},
+)
 
 
 @pytest.mark.parametrize(("method", "mode"), CASES)
@@ -404,10 +390,7 @@ def test_smooth_sort_matrix_is_doubly_stochastic_and_smooth(x64):
 
 @pytest.mark.parametrize(
     "mode",
-    [
-        m if m == "smooth" else pytest.param(m, marks=pytest.mark.slow)
-        for m in PAV_MODES
-    ],
+    slow_params(PAV_MODES, default={"smooth"}),
 )
 def test_fast_soft_sort_index_rows_are_distributions(mode, getkey):
     x = jax.random.normal(getkey(), (4, 8))

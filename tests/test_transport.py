@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import softeqx
-from helpers import SOFT_MODES, assert_golden, check_jvp_fd, count_traces
+from helpers import SOFT_MODES, assert_golden, check_jvp_fd, count_traces, slow_params
 from softeqx._methods.registry import METHODS, resolve_method
 from softeqx._projections.transport import (
     default_tolerance,
@@ -45,10 +45,7 @@ def modes_fast(*fast: str) -> list:
     Each mode compiles its own solver loops, which takes seconds; the default
     run covers the entropic mode (the reference's hazards) and one sparse mode.
     """
-    return [
-        pytest.param(mode, marks=() if mode in fast else pytest.mark.slow)
-        for mode in SOFT_MODES
-    ]
+    return slow_params(SOFT_MODES, default=fast)
 
 
 def random_scores(key, shape):
@@ -244,11 +241,7 @@ def test_sparse_gradients_finite_at_n256(mode, getkey):
 
 @pytest.mark.parametrize(
     "mode",
-    [
-        "c0",
-        pytest.param("c1", marks=pytest.mark.slow),
-        pytest.param("c2", marks=pytest.mark.slow),
-    ],
+    slow_params(["c0", "c1", "c2"], default={"c0"}),
 )
 def test_sparse_modes_are_ordered_at_tiny_softness(mode, getkey):
     # Reference: c-modes return unordered "sorts" at softness 1e-4.

@@ -185,11 +185,12 @@ class Prepared:
         `P[positions] @ x` for permutation methods. Methods that sort values
         sort the scores, and their outputs are mapped back to `x`'s scale.
         """
-        keys = self.scores(gated)
+        scores = self.scores()
+        keys = scores if gated else jax.lax.stop_gradient(scores)
         if not isinstance(self.method, AbstractValueSortingMethod):
             v = self.moved[..., None]
             return self.call("sorted_values", keys, v, positions)[..., 0]
-        out = self.call("sort_scores", keys, self.scores(), positions)
+        out = self.call("sort_scores", keys, scores, positions)
         if not self.standardize:
             return out
         center, scale = standardization(self.moved)

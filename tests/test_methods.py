@@ -768,3 +768,41 @@ def test_sorting_network_is_doubly_stochastic(mode, getkey):
     np.testing.assert_allclose(out["argsort"].sum(AXIS), 1.0, atol=1e-5)
     np.testing.assert_allclose(out["rank"].sum(AXIS), TRIANGLE, rtol=1e-6)
     np.testing.assert_allclose(out["rank_desc"].sum(AXIS), TRIANGLE, rtol=1e-6)
+
+
+# ------------------------------------------------- softsort's O(n log n) products
+
+
+@pytest.mark.parametrize(
+    ("n", "softness"), [(1, 0.3), (2, 1e-3), (9, 0.3), (300, 1e-3), (300, 5.0)]
+)
+def test_softsort_smooth_products_equal_the_dense_kernel(n, softness, x64):
+    """`sorted_values` and `transpose_apply` of softsort in `"smooth"` run two
+    linear recurrences; they must equal the products with the dense matrix,
+    values and derivatives (in all three arguments and the softness)."""
+    from softeqx._methods.score import AbstractScoreMethod
+
+    method, rng = SoftSort(), np.random.default_rng(n)
+    a = jnp.asarray(rng.uniform(size=(2, n)))
+    v = jnp.asarray(rng.normal(size=(2, n, 2)))
+    tau = jnp.float64(softness)
+    positions = jnp.arange(n)[::-2]
+
+    def products(generic: bool):
+        owner = AbstractScoreMethod if generic else SoftSort
+
+        def f(a, v, tau):
+            fwd = owner.sorted_values(method, a, v, positions, tau, "smooth")
+            back = owner.transpose_apply(method, a, v, tau, "smooth")
+            return fwd, back
+
+        def loss(a, v, tau):
+            fwd, back = f(a, v, tau)
+            return jnp.sum(jnp.sin(fwd)) + jnp.sum(jnp.cos(back))
+
+        return jax.jit(lambda *args: (f(*args), jax.grad(loss, (0, 1, 2))(*args)))
+
+    fast, dense = products(False)(a, v, tau), products(True)(a, v, tau)
+    for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(dense)):
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

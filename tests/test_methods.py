@@ -803,6 +803,6 @@ def test_softsort_smooth_products_equal_the_dense_kernel(n, softness, x64):
         return jax.jit(lambda *args: (f(*args), jax.grad(loss, (0, 1, 2))(*args)))
 
     fast, dense = products(False)(a, v, tau), products(True)(a, v, tau)
-    for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(dense)):
+    for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(dense), strict=True):
         assert np.all(np.isfinite(got))
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)

@@ -98,22 +98,57 @@ decreasing = hnp.arrays(
 
 
 @functools.cache
-def jitted_project(mode: str):
-    return jax.jit(functools.partial(permutahedron.project, mode=mode))
+def jitted_project(mode: str, rounds: int = permutahedron.POOLING_ROUNDS):
+    """`project`, jitted, with at most `rounds` parallel pooling rounds (0: the
+    stack algorithm alone)."""
+
+    def project(u, w, eps):
+        saved = permutahedron.POOLING_ROUNDS
+        permutahedron.POOLING_ROUNDS = rounds  # read while tracing
+        try:
+            return permutahedron.project(u, w, eps, mode)
+        finally:
+            permutahedron.POOLING_ROUNDS = saved
+
+    return jax.jit(project)
 
 
+@pytest.mark.parametrize("rounds", [0, permutahedron.POOLING_ROUNDS])
 @pytest.mark.parametrize("mode", PAV_MODES)
 @settings(max_examples=25)
 @given(u=decreasing, data=st.data(), eps=st.sampled_from([0.05, 0.4, 3.0]))
-def test_pav_matches_textbook_pav(mode, u, data, eps):
+def test_pav_matches_textbook_pav(mode, rounds, u, data, eps):
     w = data.draw(
         hnp.arrays(
             np.float64, u.shape, elements=st.floats(-3, 3, allow_subnormal=False)
         ).map(lambda a: np.sort(a)[::-1].copy())
     )
     with jax.enable_x64(True):
-        got = jitted_project(mode)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
+        project = jitted_project(mode, rounds)
+        got = project(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
     np.testing.assert_allclose(got, reference_projection(u, w, eps, mode), atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("mode", "eps"), [("smooth", 0.01), ("c0", 0.03), ("c1", 0.3), ("c2", 0.3)]
+)
+def test_long_merge_chains_finish_on_the_stack(mode, eps, x64):
+    """Widely spread `w` against a fine grid: pooling cascades far beyond the
+    parallel rounds in some rows; the stack algorithm must finish them, all
+    rows in step, with the textbook answer."""
+    n = 300
+    rng = np.random.default_rng(3)
+    w = np.sort(10 * rng.normal(size=(3, n)), axis=-1)[:, ::-1].copy()
+    u = np.broadcast_to(np.linspace(1, 0, n), (3, n)).copy()
+    shifted = w - (w[:, -1:] - 1) if mode in ("c1", "c2") else w
+    _, final = jax.vmap(permutahedron._pooling_rounds, (0, 0, None, None))(
+        jnp.asarray(u), jnp.asarray(shifted), jnp.float64(eps), mode
+    )
+    assert not np.all(final)  # the case this test is about
+    got = jitted_project(mode)(jnp.asarray(u), jnp.asarray(w), jnp.float64(eps))
+    for row in range(3):
+        want = reference_projection(u[row], w[row], eps, mode)
+        np.testing.assert_allclose(got[row], want, atol=1e-9)
 
 
 @pytest.mark.parametrize("n", [2, 3, 5])

@@ -63,6 +63,7 @@ loop, and `jax.jacfwd` works.
 """
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -73,6 +74,8 @@ PAV_MODES = ("smooth", "c0", "c1", "c2")
 # The p-norm modes work on w shifted so that its smallest entry is this.
 PNORM_FLOOR = 1.0
 NEWTON_POLISH = 2
+# Parallel pooling rounds tried before falling back to the stack algorithm.
+POOLING_ROUNDS = 16
 
 
 def _pnorm_power(mode: str) -> int:
@@ -132,58 +135,197 @@ def _block_values(
     return mean + t
 
 
-def _pav(u: Array, w: Array, eps: Array, mode: str) -> tuple[Array, Array, Array]:
-    """PAV for one row: `u`, `w` decreasing, targets `z = u / eps`.
+def _pooling_rounds(u: Array, w: Array, eps: Array, mode: str) -> tuple[Array, Array]:
+    """PAV for one row by parallel pooling rounds, at most `POOLING_ROUNDS`.
 
-    Pools in parallel rounds: every pair of adjacent blocks whose values are
-    not decreasing belongs to one block of the solution (the pooling lemma of
-    PAV, valid for separable convex losses), so each round merges every such
-    pair at once and recomputes the block values with segment sums. Each
-    round is `O(n)` and vectorised; the number of rounds is the longest chain
-    of merges that only a previous merge triggers, small in practice and at
-    most `n`.
+    Every pair of adjacent blocks whose values are not decreasing belongs to
+    one block of the solution (the pooling lemma of PAV, valid for separable
+    convex losses), so each round merges every such pair at once and
+    recomputes the block values with segment sums: `O(n)` vectorised work per
+    round. Most inputs need a handful of rounds, but a chain of merges that
+    each trigger the next needs one round per link (up to `n`), so the rounds
+    stop after `POOLING_ROUNDS` and `_pav` finishes such rows.
 
-    Returns `(block_id, ref, tau)` per element: the block's index, the index of
-    its first element, and its value relative to that element,
-    `gamma_B = z[ref] + tau`.
+    Returns the mask of the elements that start a block, and whether it is
+    final.
     """
     n = u.shape[0]
     index = jnp.arange(n, dtype=jnp.int32)
 
-    def layout(starts: Array) -> tuple[Array, Array, Array]:
+    def body(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
+        count, starts, _ = carry
         block = jnp.cumsum(starts.astype(jnp.int32)) - 1
         ref = jax.lax.cummax(jnp.where(starts, index, 0))
-        return block, ref, _block_values(u, w, eps, block, ref, mode)
+        tau = _block_values(u, w, eps, block, ref, mode)
+        # Block starts whose block does not decrease from the previous one.
+        gap = (u[jnp.roll(ref, 1)] - u[ref]) / eps + jnp.roll(tau, 1) - tau
+        merge = starts & (index > 0) & (gap <= 0)
+        return count + 1, starts & ~merge, jnp.any(merge)
 
-    def merges(starts: Array, ref: Array, tau: Array) -> Array:
-        """Block starts whose block does not decrease from the previous one."""
-        prev_ref, prev_tau = jnp.roll(ref, 1), jnp.roll(tau, 1)
-        gap = (u[prev_ref] - u[ref]) / eps + prev_tau - tau
-        return starts & (index > 0) & (gap <= 0)
+    def cond(carry: tuple[Array, Array, Array]) -> Array:
+        count, _, again = carry
+        return again & (count < POOLING_ROUNDS)
 
-    def cond(carry: tuple[Array, Array]) -> Array:
-        return carry[1]
+    init = (jnp.zeros((), jnp.int32), jnp.ones(n, bool), jnp.array(True))
+    _, starts, again = jax.lax.while_loop(cond, body, init)
+    return starts, ~again
 
-    def body(carry: tuple[Array, Array]) -> tuple[Array, Array]:
-        starts, _ = carry
-        _, ref, tau = layout(starts)
-        merge = merges(starts, ref, tau)
-        return starts & ~merge, jnp.any(merge)
 
-    starts = jnp.ones(n, bool)
-    starts, _ = jax.lax.while_loop(cond, body, (starts, jnp.array(True)))
-    return layout(starts)
+class _Stats(NamedTuple):
+    """A block's statistics, in the local coordinates of its first element `ref`.
+
+    `local` holds the mode's sufficient statistics of `d = (u - u[ref]) / eps`
+    and `w` over the block (see `_single`, `_merge`), and `value` the block's
+    value relative to `ref` (`tau`, see `_value`); arrays of the same shape.
+    """
+
+    ref: Array
+    local: tuple[Array, ...]
+    value: Array
+
+
+def _single(w: Array, ref: Array, mode: str) -> _Stats:
+    """The blocks `{ref}`, whose own coordinate is `d = 0`."""
+    one, zero = jnp.ones_like(w), jnp.zeros_like(w)
+    if mode == "c0":  # (count, sum of d - w)
+        local: tuple[Array, ...] = (one, -w)
+    elif mode == "smooth":  # (LSE of d, LSE of w)
+        local = (zero, w)
+    else:  # (count, mean of d, central moments 2 and 3, sum of w)
+        local = (one, zero, zero, zero, w)
+    return _Stats(ref, local, _value(local, mode))
+
+
+def _value(local: tuple[Array, ...], mode: str) -> Array:
+    """A block's value relative to its first element, `tau`, from its statistics."""
+    if mode == "c0":
+        return local[1] / local[0]
+    if mode == "smooth":
+        return local[0] - local[1]
+    count, mean, m2, m3, total = local
+    return mean + _solve_central(count, m2, m3, total, mode)
+
+
+def _merge(first: _Stats, second: _Stats, shift: Array, mode: str) -> _Stats:
+    """The union of two adjacent blocks; `shift` maps `second`'s coordinates
+    to `first`'s (`d_first = d_second + shift`)."""
+    a, b = first.local, second.local
+    if mode == "c0":
+        local: tuple[Array, ...] = (a[0] + b[0], a[1] + b[1] + b[0] * shift)
+    elif mode == "smooth":
+        local = (jnp.logaddexp(a[0], b[0] + shift), jnp.logaddexp(a[1], b[1]))
+    else:
+        # Pairwise update of the mean and central moments (Chan, Golub and LeVeque).
+        (na, ma, m2a, m3a, wa), (nb, mb, m2b, m3b, wb) = a, b
+        count = na + nb
+        delta = mb + shift - ma
+        m2 = m2a + m2b + delta**2 * na * nb / count
+        m3 = (
+            m3a
+            + m3b
+            + delta**3 * na * nb * (na - nb) / count**2
+            + 3 * delta * (na * m2b - nb * m2a) / count
+        )
+        local = (count, ma + delta * nb / count, m2, m3, wa + wb)
+    return _Stats(first.ref, local, _value(local, mode))
+
+
+def _pav(u: Array, w: Array, eps: Array, mode: str) -> Array:
+    """The blocks of PAV for rows `u`, `w` (decreasing, shape `(batch, n)`).
+
+    Parallel pooling rounds first (`_pooling_rounds`); rows they do not finish
+    go through the textbook stack algorithm, all rows in step: each iteration either
+    merges the two blocks on top of the stack, if their values are not
+    decreasing, or pushes the next element as a block of its own, so a row
+    takes at most `2n - 1` iterations of `O(1)` work, whatever the data. The
+    two top blocks stay in registers and the rest of the stack in arrays that
+    each iteration reads and writes at one position, so nothing of size `n`
+    is copied per iteration.
+
+    Returns a boolean mask of the elements that start a block.
+    """
+    batch, n = u.shape
+    rows = jnp.arange(batch)
+    pooled, final = jax.vmap(_pooling_rounds, in_axes=(0, 0, None, None))(
+        u, w, eps, mode
+    )
+
+    def at(x: Array, i: Array) -> Array:
+        return jnp.take_along_axis(x, i[:, None], axis=1)[:, 0]
+
+    def violates(top: Array, second: _Stats, last: _Stats) -> Array:
+        """Whether the two top blocks have non-decreasing values."""
+        gap = (at(u, second.ref) - at(u, last.ref)) / eps
+        return (top >= 2) & (gap + second.value - last.value <= 0)
+
+    def body(carry):
+        i, top, stack, second, last, merge, _ = carry
+        push = ~merge & (i < n)
+        # The block under `second`, at stack position `top - 3`.
+        below = jax.tree_util.tree_map(lambda x: at(x, jnp.maximum(top - 3, 0)), stack)
+        shift = (at(u, last.ref) - at(u, second.ref)) / eps
+        merged = _merge(second, last, shift, mode)
+        fresh = jax.tree_util.tree_map(lambda x: at(x, jnp.minimum(i, n - 1)), singles)
+        # On a push `second` goes to its own position, below the new top pair;
+        # on a merge that slot is above the stack and unused, and gets `below`
+        # only so that the write depends on the read: XLA then updates the
+        # stack in place instead of copying it to keep the read for later.
+        slot = jnp.maximum(top - 2, 0)
+        stack = jax.tree_util.tree_map(
+            lambda x, b, v: x.at[rows, slot].set(jnp.where(merge, b, v)),
+            stack,
+            below,
+            second,
+        )
+
+        def pick(on_merge, on_push, otherwise):
+            return jax.tree_util.tree_map(
+                lambda m, p, o: jnp.where(merge, m, jnp.where(push, p, o)),
+                on_merge,
+                on_push,
+                otherwise,
+            )
+
+        second = pick(below, last, second)
+        last = pick(merged, fresh, last)
+        step = push.astype(jnp.int32)
+        i, top = i + step, top + step - merge.astype(jnp.int32)
+        merge = violates(top, second, last)
+        return i, top, stack, second, last, merge, jnp.any(merge | (i < n))
+
+    index = jnp.arange(n, dtype=jnp.int32)
+    singles = _single(w, jnp.broadcast_to(index, (batch, n)), mode)
+    first = jax.tree_util.tree_map(lambda x: x[:, 0], singles)
+    stack = jax.tree_util.tree_map(jnp.zeros_like, singles)
+    one = jnp.ones(batch, jnp.int32)
+    # The loop runs only if some row is not final (and then for every row).
+    unfinished = jnp.any(~final) & (n > 1)
+    init = (one, one, stack, first, first, jnp.zeros(batch, bool), unfinished)
+
+    _, top, stack, second, last, _, _ = jax.lax.while_loop(
+        lambda carry: carry[-1], body, init
+    )
+    refs = jnp.where(index < top[:, None] - 2, stack.ref, n)
+    refs = jnp.where(index == top[:, None] - 2, second.ref[:, None], refs)
+    refs = jnp.where(index == top[:, None] - 1, last.ref[:, None], refs)
+    stacked = jnp.zeros((batch, n), bool).at[rows[:, None], refs].set(True, mode="drop")
+    return jnp.where(final[:, None], pooled, stacked)
 
 
 def _solve_row(
-    u: Array, w: Array, eps: Array, mode: str
+    u: Array, w: Array, eps: Array, starts: Array, mode: str
 ) -> tuple[Array, tuple[Array, ...]]:
-    """One row's projection and its Jacobian weights.
+    """One row's projection and its Jacobian weights, given its blocks' starts.
 
-    The weights are `(block, ref, kappa, alpha, eta, beta)` of the module docstring.
+    The weights are `(block, ref, kappa, alpha, eta, beta)` of the module
+    docstring. The block values are recomputed here from segment sums in each
+    block's local coordinates, so their precision does not depend on the
+    order in which PAV merged the blocks.
     """
     n = u.shape[0]
-    block, ref, tau = _pav(u, w, eps, mode)
+    block = jnp.cumsum(starts.astype(jnp.int32)) - 1
+    ref = jax.lax.cummax(jnp.where(starts, jnp.arange(n, dtype=jnp.int32), 0))
+    tau = _block_values(u, w, eps, block, ref, mode)
     d = (u - u[ref]) / eps
     count = jax.ops.segment_sum(jnp.ones_like(u), block, num_segments=n)[block]
 
@@ -217,8 +359,9 @@ def _solve(u: Array, w: Array, eps: Array, mode: str) -> tuple[Array, tuple]:
     batch = u.shape[:-1]
     n = u.shape[-1]
     flat_u, flat_w = u.reshape(-1, n), w.reshape(-1, n)
-    mu, weights = jax.vmap(_solve_row, in_axes=(0, 0, None, None))(
-        flat_u, flat_w, eps, mode
+    starts = _pav(flat_u, flat_w, eps, mode)
+    mu, weights = jax.vmap(_solve_row, in_axes=(0, 0, None, 0, None))(
+        flat_u, flat_w, eps, starts, mode
     )
     reshape = functools.partial(jnp.reshape, shape=(*batch, n))
     return reshape(mu), jax.tree_util.tree_map(reshape, weights)

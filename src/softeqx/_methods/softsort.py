@@ -98,18 +98,22 @@ class SoftSort(AbstractScoreMethod):
         return jnp.take_along_axis(sums, inverse[..., None], axis=-2)
 
 
-def _affine_compose(
-    first: tuple[Array, Array], second: tuple[Array, Array]
-) -> tuple[Array, Array]:
-    """`x -> f2 (f1 x + b1) + b2` from the maps `(f1, b1)` and `(f2, b2)`."""
-    f1, b1 = first
-    f2, b2 = second
-    return f1 * f2, f2 * b1 + b2
+def _decayed_prefix_sums(decay: Array, w: Array, reverse: bool = False) -> Array:
+    """`x_i = decay_i x_{i-1} + w_i` along axis -2 (`decay_0` is ignored), or
+    `x_i = decay_i x_{i+1} + w_i` if `reverse` (the last `decay` is ignored).
 
+    A sequential `lax.scan`: as fast as a parallel prefix scan on CPU here,
+    and it compiles in a fraction of the time.
+    """
 
-def _decayed_prefix_sums(decay: Array, w: Array) -> Array:
-    """`x_i = decay_i x_{i-1} + w_i` along axis -2 (`decay_0` is ignored)."""
-    return jax.lax.associative_scan(_affine_compose, (decay, w), axis=-2)[1]
+    def step(x: Array, dw: tuple[Array, Array]) -> tuple[Array, Array]:
+        x = dw[0] * x + dw[1]
+        return x, x
+
+    decay = jnp.moveaxis(jnp.broadcast_to(decay, w.shape), -2, 0)
+    init = jnp.zeros_like(w[..., 0, :])
+    _, out = jax.lax.scan(step, init, (decay, jnp.moveaxis(w, -2, 0)), reverse=reverse)
+    return jnp.moveaxis(out, 0, -2)
 
 
 def laplace_sums(
@@ -121,18 +125,12 @@ def laplace_sums(
     $L_i = e^{-(s_i - s_{i-1}) / \tau} L_{i-1} + w_i$, those above give
     $U_i = e^{-(s_{i+1} - s_i) / \tau} (U_{i+1} + w_{i+1})$. Both recurrences
     multiply by factors in $[0, 1]$ only, so nothing overflows and rounding
-    errors are not amplified, at any softness; each is a parallel prefix scan
-    of affine maps.
+    errors are not amplified, at any softness.
     """
     decay = jnp.exp(-jnp.diff(s, axis=-1) / softness)[..., None]
     pad = jnp.zeros((*s.shape[:-1], 1, 1), decay.dtype)
     lower = _decayed_prefix_sums(jnp.concatenate([pad, decay], -2), w)
-    upper = jnp.flip(
-        _decayed_prefix_sums(
-            jnp.flip(jnp.concatenate([decay, pad], -2), -2), jnp.flip(w, -2)
-        ),
-        -2,
-    )
+    upper = _decayed_prefix_sums(jnp.concatenate([decay, pad], -2), w, reverse=True)
     above = jnp.concatenate(
         [decay * upper[..., 1:, :], jnp.zeros_like(w[..., :1, :])], -2
     )

@@ -779,11 +779,14 @@ def test_sorting_network_is_doubly_stochastic(mode, getkey):
 def test_softsort_smooth_products_equal_the_dense_kernel(n, softness, x64):
     """`sorted_values` and `transpose_apply` of softsort in `"smooth"` run two
     linear recurrences; they must equal the products with the dense matrix,
-    values and derivatives (in all three arguments and the softness)."""
+    values and derivatives (in all three arguments and the softness), also at
+    exact ties (the symmetric derivative of the kernel's kink)."""
     from softeqx._methods.score import AbstractScoreMethod
 
     method, rng = SoftSort(), np.random.default_rng(n)
-    a = jnp.asarray(rng.uniform(size=(2, n)))
+    a = rng.uniform(size=(2, n))
+    a[0, n // 2 :: 3] = a[0, 0]  # ties in the first row (none for n < 3)
+    a = jnp.asarray(a)
     v = jnp.asarray(rng.normal(size=(2, n, 2)))
     tau = jnp.float64(softness)
     positions = jnp.arange(n)[::-2]

@@ -126,12 +126,42 @@ def laplace_sums(
     $U_i = e^{-(s_{i+1} - s_i) / \tau} (U_{i+1} + w_{i+1})$. Both recurrences
     multiply by factors in $[0, 1]$ only, so nothing overflows and rounding
     errors are not amplified, at any softness.
+
+    At exact ties the kernel has a kink. Differentiating the recurrences
+    would take the one-sided derivative that the elements' positions in `s`
+    pick; a zero-valued correction makes the derivative the symmetric one
+    ($\operatorname{sign}(0) = 0$, as for the dense kernel), so tied elements
+    get equal gradients whatever their order.
     """
-    decay = jnp.exp(-jnp.diff(s, axis=-1) / softness)[..., None]
+    diff = jnp.diff(s, axis=-1)[..., None]
+    decay = jnp.exp(-diff / softness)
     pad = jnp.zeros((*s.shape[:-1], 1, 1), decay.dtype)
     lower = _decayed_prefix_sums(jnp.concatenate([pad, decay], -2), w)
     upper = _decayed_prefix_sums(jnp.concatenate([decay, pad], -2), w, reverse=True)
     above = jnp.concatenate(
         [decay * upper[..., 1:, :], jnp.zeros_like(w[..., :1, :])], -2
     )
-    return lower + above
+    return lower + above + _tie_correction(s, w, diff == 0, softness)
+
+
+def _tie_correction(s: Array, w: Array, tied: Array, softness: Array) -> Array:
+    r"""Zero, with the derivative that turns the recurrences' one-sided
+    derivative at ties into the symmetric one.
+
+    Within a group of equal `s`, the recurrences differentiate
+    $e^{-|s_i - s_j| / \tau}$ as $e^{-(s_i - s_j) / \tau}$ for $j$ before $i$
+    and as $e^{-(s_j - s_i) / \tau}$ after it; the symmetric derivative is 0.
+    This adds $\sum_{j \text{ tied}} \pm (s_i - s_j) w_j / \tau$ (exactly 0
+    in value, by `x - stop_gradient(x)`) whose derivative cancels the
+    difference. `tied[i]` says whether `s[i + 1] == s[i]`.
+    """
+    same = tied.astype(w.dtype)
+    pad = jnp.zeros((*s.shape[:-1], 1, 1), w.dtype)
+    sw = jnp.concatenate([w, s[..., None] * w], -1)
+    m = w.shape[-1]
+    # Sums over the tied elements strictly before / after each position.
+    before = _decayed_prefix_sums(jnp.concatenate([pad, same], -2), sw) - sw
+    after = _decayed_prefix_sums(jnp.concatenate([same, pad], -2), sw, True) - sw
+    net = before - after
+    y = s[..., None] * net[..., :m] - net[..., m:]
+    return (y - jax.lax.stop_gradient(y)) / jax.lax.stop_gradient(softness)

@@ -135,7 +135,7 @@ class NeuralSort(AbstractScoreMethod):
     ) -> tuple[Array, tuple[Array, Array], Array]:
         a, _ = columns
         d_rows = (dtheta @ a[..., :, None])[..., 0] / softness
-        d_a = (jnp.swapaxes(dtheta, -1, -2) @ rows[..., :, None])[..., 0] / softness
+        d_a = (rows[..., None, :] @ dtheta)[..., 0, :] / softness
         d_b = -jnp.sum(dtheta, axis=-2) / softness
         d_softness = -jnp.sum(dtheta * theta) / softness
         return d_rows, (d_a, d_b), d_softness

@@ -4,6 +4,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._projections import permutahedron
+from .._util import inverse_permutation
 from .base import AbstractValueSortingMethod
 from .score import _column_products, _row_products, _rows
 from .softsort import SoftSort
@@ -89,7 +90,7 @@ class FastSoftSort(AbstractValueSortingMethod):
         """Anchors (soft-sorted scores at `positions`) and the sorting of `a`."""
         anchors = self.sort_scores(a, a, positions, softness, mode)
         order = jnp.argsort(a, axis=-1)
-        return anchors, (order, jnp.argsort(order, axis=-1))
+        return anchors, (order, inverse_permutation(order))
 
     def rows(
         self,

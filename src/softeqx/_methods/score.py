@@ -26,6 +26,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._projections.simplex import POWERS, _threshold, solve
+from .._util import inverse_permutation
 from .base import AbstractOrderingMethod, chunk_size
 
 
@@ -66,7 +67,7 @@ class AbstractScoreMethod(AbstractOrderingMethod):
 
     def _setup(self, a: Array, positions: Array, softness: Array, mode: str) -> tuple:
         order = jnp.argsort(a, axis=-1)
-        rank = jnp.argsort(order, axis=-1)
+        rank = inverse_permutation(order)
         columns = self.columns(a, softness, mode)
         rows = self.row_parameters(a, positions)
         return rows, columns, (order, rank)

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from .._util import inverse_permutation
 from .base import AbstractOrderingMethod
 
 
@@ -61,7 +62,7 @@ def soft_permutation(
     flat = ascending.reshape(-1, n)
     sorted_columns = jax.vmap(_matrix_row, in_axes=(0, None))(flat, softness)
     sorted_columns = sorted_columns.reshape(*a.shape, n)
-    inverse = jnp.argsort(order, axis=-1)
+    inverse = inverse_permutation(order)
     return jnp.take_along_axis(sorted_columns, inverse[..., None, :], axis=-1)
 
 

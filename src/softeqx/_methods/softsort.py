@@ -5,6 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
+from .._util import inverse_permutation
 from .score import AbstractScoreMethod
 
 
@@ -94,7 +95,7 @@ class SoftSort(AbstractScoreMethod):
         # summed over rows at each sorted element; elements back in input order.
         totals = laplace_sums(s, jnp.ones_like(s)[..., None], softness)
         sums = laplace_sums(s, u / totals, softness)
-        inverse = jnp.argsort(order, axis=-1)
+        inverse = inverse_permutation(order)
         return jnp.take_along_axis(sums, inverse[..., None], axis=-2)
 
 

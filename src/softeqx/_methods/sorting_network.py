@@ -9,6 +9,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
+from .._util import inverse_permutation
 from .base import AbstractValueSortingMethod
 
 
@@ -66,7 +67,7 @@ def _apply_layer(values: Array, low: Array, high: Array, keep: Array) -> Array:
     new_low = w + keep * (u - w)
     new_high = u + keep * (w - u)
     order = jnp.concatenate([low, high])
-    inverse = jnp.argsort(order)
+    inverse = inverse_permutation(order)
     return jnp.take(jnp.concatenate([new_low, new_high], axis=-2), inverse, axis=-2)
 
 
@@ -155,7 +156,7 @@ class SortingNetwork(AbstractValueSortingMethod):
         n = u.shape[-2]
         # Undo the final reordering: row `order[i]` of the network's output
         # receives `u[i]`.
-        u = jnp.take_along_axis(u, jnp.argsort(order, axis=-1)[..., None], axis=-2)
+        u = jnp.take_along_axis(u, inverse_permutation(order)[..., None], axis=-2)
         low, high, _ = bitonic_layers(n)
         if low.shape[0] == 0:
             return u

@@ -69,6 +69,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._util import inverse_permutation
+
 
 PAV_MODES = ("smooth", "c0", "c1", "c2")
 # The p-norm modes work on w shifted so that its smallest entry is this.
@@ -474,5 +476,5 @@ def soft_rank(
     w = jnp.broadcast_to(jnp.arange(n, 0, -1).astype(a.dtype), a.shape)
     # Exact in theory; the clip only removes rounding (e.g. cube of a cube root).
     ranks = jnp.clip(project(u, w, softness, mode), 1, n)
-    inverse = jnp.argsort(order, axis=-1)
+    inverse = inverse_permutation(order)
     return jnp.take_along_axis(ranks, inverse, axis=-1)

@@ -70,6 +70,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._util import inverse_permutation
 from .simplex import POWERS, _threshold
 
 
@@ -346,5 +347,5 @@ def sorting_potential(a: Array) -> Array:
         [jnp.zeros_like(s[..., :1]), jnp.cumsum(steps, axis=-1)], axis=-1
     )
     g_sorted = -2 * t * s - f
-    inverse = jnp.argsort(order, axis=-1)
+    inverse = inverse_permutation(order)
     return jnp.take_along_axis(g_sorted, inverse, axis=-1)

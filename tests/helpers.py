@@ -1,5 +1,7 @@
 """Shared test helpers: tolerances per dtype, tree comparison, derivative checks."""
 
+import itertools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -117,4 +119,38 @@ def slow_params(values, default) -> list:
             *(v if isinstance(v, tuple) else (v,)), marks=slow_unless(v in default)
         )
         for v in values
+    ]
+
+
+def _param_id(value) -> str:
+    """A short test id: a dtype's name, a shape as `(3,8)`."""
+    if isinstance(value, tuple):
+        return str(value).replace(" ", "")
+    return str(getattr(value, "__name__", value))
+
+
+def covering_params(*axes) -> list:
+    """The product of `axes` as pytest params (a combination fills several
+    arguments), of which only a covering set runs by default: each combination
+    of the other axes once, with the value of the last axis taken in turn (the
+    `(i + j + ...)`-th, modulo its length, for the `i`-th, `j`-th, ... values
+    of the others). With two or more other axes, none shorter than the last,
+    each value of the last axis meets every value of every other axis in the
+    default run. The rest of the product is marked slow."""
+    *others, last = axes
+    default = [
+        (*combo, last[sum(index) % len(last)])
+        for index, combo in zip(
+            itertools.product(*(range(len(axis)) for axis in others)),
+            itertools.product(*others),
+            strict=True,
+        )
+    ]
+    return [
+        pytest.param(
+            *combo,
+            id="-".join(map(_param_id, combo)),
+            marks=slow_unless(combo in default),
+        )
+        for combo in itertools.product(*axes)
     ]

@@ -24,6 +24,7 @@ from helpers import (
     central_difference,
     check_jvp_fd,
     count_traces,
+    covering_params,
     grid,
     rounding,
 )
@@ -173,8 +174,13 @@ def hard_inputs(seed, shape, dtype):
     return jnp.asarray(x), jnp.asarray(y)
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("shape", [(), (N,), (3, N)])
+# Every op in every shape; each op and each shape in both dtypes (the rest of
+# the product with the slow tests).
+@pytest.mark.parametrize(
+    ("name", "shape", "dtype"),
+    covering_params(sorted(OPS), [(), (N,), (3, N)], ["float32", "float64"]),
+    indirect=["dtype"],
+)
 def test_hard_mode_equals_jax_numpy(name, shape, dtype):
     for seed in range(4):
         x, y = hard_inputs(seed, shape, dtype)
@@ -500,10 +506,17 @@ def test_softness_array_broadcasts_against_x(name, mode):
 
 # ---------------------------------------------------------------- dtypes
 
+# The default run checks every op in every mode in float32 (the tests above);
+# here, every op and every mode in each of the other dtypes, not every triple:
+# the full products run with the slow tests.
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
-@pytest.mark.parametrize("in_dtype", [jnp.float16, jnp.bfloat16])
+
+# Every op in every mode, in one of the half dtypes in turn: each op and each
+# mode in both.
+@pytest.mark.parametrize(
+    ("name", "mode", "in_dtype"),
+    covering_params(sorted(OPS), ALL_MODES, [jnp.float16, jnp.bfloat16]),
+)
 def test_half_precision_is_preserved(name, mode, in_dtype):
     x, y = jnp.asarray(AWAY_X, in_dtype), jnp.asarray(AWAY_Y, in_dtype)
     result = OPS[name](x, y, 0.3, mode=mode)
@@ -512,8 +525,10 @@ def test_half_precision_is_preserved(name, mode, in_dtype):
     assert_allclose(result, expected)
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
+# Each op once, in a mode taken in turn: every op and every mode. (Every op in
+# every soft mode also runs in float64 in the derivative checks, and in the
+# hard mode in test_hard_mode_equals_jax_numpy.)
+@pytest.mark.parametrize(("name", "mode"), covering_params(sorted(OPS), ALL_MODES))
 def test_float64_is_preserved(name, mode, x64):
     x, y = jnp.asarray(AWAY_X, jnp.float64), jnp.asarray(AWAY_Y, jnp.float64)
     assert OPS[name](x, y, 0.3, mode=mode).dtype == jnp.float64
@@ -529,8 +544,8 @@ def test_float32_is_preserved_with_x64_enabled(name, mode, x64):
     assert result.dtype == jnp.float32
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
+# Each op once, in a mode taken in turn: every op and every mode.
+@pytest.mark.parametrize(("name", "mode"), covering_params(sorted(OPS), ALL_MODES))
 def test_int_input_gives_float(name, mode):
     x, y = jnp.arange(-4, 4), jnp.array([0, 1, 0, 1, 0, 1, 0, 1])
     result = OPS[name](x, y, 0.5, mode=mode)
@@ -569,9 +584,11 @@ def test_nonpositive_traced_softness_raises_under_jit(name):
 # ---------------------------------------------------------------- empty input
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
-@pytest.mark.parametrize("shape", [(0,), (2, 0)])
+# Every op in every mode, with one of the empty shapes in turn: each op and
+# each mode with both.
+@pytest.mark.parametrize(
+    ("name", "mode", "shape"), covering_params(sorted(OPS), ALL_MODES, [(0,), (2, 0)])
+)
 def test_empty_input_gives_empty_output(name, mode, shape):
     result = OPS[name](jnp.zeros(shape), jnp.zeros(shape), 0.1, mode=mode)
     assert result.shape == shape

@@ -23,6 +23,7 @@ from helpers import (
     central_difference,
     check_jvp_fd,
     count_traces,
+    covering_params,
     grid,
     points_avoiding,
     rounding,
@@ -167,8 +168,13 @@ def hard_inputs(seed, shape, dtype):
     return jnp.asarray(np.where(rng.random(shape) < 0.5, chosen, random))
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("shape", [(), (N,), (3, N)])
+# Every op in every shape; each op and each shape in both dtypes (the rest of
+# the product with the slow tests).
+@pytest.mark.parametrize(
+    ("name", "shape", "dtype"),
+    covering_params(sorted(OPS), [(), (N,), (3, N)], ["float32", "float64"]),
+    indirect=["dtype"],
+)
 def test_hard_mode_equals_jax_numpy(name, shape, dtype):
     for seed in range(4):
         x = hard_inputs(seed, shape, dtype)
@@ -574,10 +580,17 @@ def test_clip_bounds_broadcast_against_x(mode):
 
 # ---------------------------------------------------------------- dtypes
 
+# The default run checks every op in every mode in float32 (the tests above);
+# here, every op and every mode in each of the other dtypes, not every triple:
+# the full products run with the slow tests.
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
-@pytest.mark.parametrize("in_dtype", [jnp.float16, jnp.bfloat16])
+
+# Every op in every mode, in one of the half dtypes in turn: each op and each
+# mode in both.
+@pytest.mark.parametrize(
+    ("name", "mode", "in_dtype"),
+    covering_params(sorted(OPS), ALL_MODES, [jnp.float16, jnp.bfloat16]),
+)
 def test_half_precision_is_preserved(name, mode, in_dtype):
     x = jnp.asarray(AWAY).astype(in_dtype)
     y = OPS[name](x, 0.3, mode)
@@ -585,8 +598,10 @@ def test_half_precision_is_preserved(name, mode, in_dtype):
     assert_allclose(y, OPS[name](x.astype(jnp.float32), 0.3, mode))
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
+# Each op once, in a mode taken in turn: every op and every mode. (Every op in
+# every soft mode also runs in float64 in the derivative checks, and in the
+# hard mode in test_hard_mode_equals_jax_numpy.)
+@pytest.mark.parametrize(("name", "mode"), covering_params(sorted(OPS), ALL_MODES))
 def test_float64_is_preserved(name, mode, x64):
     x = jnp.asarray(AWAY, dtype=jnp.float64)
     assert OPS[name](x, 0.3, mode).dtype == jnp.float64
@@ -601,8 +616,8 @@ def test_float32_is_preserved_with_x64_enabled(name, mode, x64):
     assert jax.eval_shape(lambda v: OPS[name](v, 0.3, mode), x).dtype == jnp.float32
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", SOFT_MODES)
+# Each op once, in a soft mode taken in turn: every op and every soft mode.
+@pytest.mark.parametrize(("name", "mode"), covering_params(sorted(OPS), SOFT_MODES))
 def test_int_input_gives_float(name, mode):
     x = jnp.arange(-4, 4)
     y = OPS[name](x, 0.5, mode)
@@ -640,9 +655,11 @@ def test_nonpositive_traced_softness_raises_under_jit(name):
 # ---------------------------------------------------------------- empty input
 
 
-@pytest.mark.parametrize("name", sorted(OPS))
-@pytest.mark.parametrize("mode", ALL_MODES)
-@pytest.mark.parametrize("shape", [(0,), (2, 0)])
+# Every op in every mode, with one of the empty shapes in turn: each op and
+# each mode with both.
+@pytest.mark.parametrize(
+    ("name", "mode", "shape"), covering_params(sorted(OPS), ALL_MODES, [(0,), (2, 0)])
+)
 def test_empty_input_gives_empty_output(name, mode, shape):
     y = OPS[name](jnp.zeros(shape), 0.1, mode)
     assert y.shape == shape

@@ -10,9 +10,12 @@ import os
 
 # The suite compiles thousands of small functions on a few numbers each: XLA's
 # cheapest CPU pipeline compiles them faster (set before JAX starts its backend).
+# The legacy loop emitters compile about a quarter faster than the fusion
+# emitters on these small programs; both give the same results.
 os.environ["XLA_FLAGS"] = (
     os.environ.get("XLA_FLAGS", "")
     + " --xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+    + " --xla_cpu_use_fusion_emitters=false"
 )
 
 import jax

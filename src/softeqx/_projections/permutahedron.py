@@ -263,22 +263,18 @@ def _pav(u: Array, w: Array, eps: Array, mode: str) -> Array:
     def body(carry):
         i, top, stack, second, last, merge, _ = carry
         push = ~merge & (i < n)
-        # The block under `second`, at stack position `top - 3`.
+        # `second` goes to its own stack position, below the top pair: kept on a
+        # push, and above the stack (unused) on a merge. Writing first and then
+        # reading the block under it from the written stack means that the
+        # stack is only ever read after its last write: XLA updates it in place
+        # instead of copying all of it every iteration.
+        stack = jax.tree_util.tree_map(
+            lambda x, v: x.at[rows, jnp.maximum(top - 2, 0)].set(v), stack, second
+        )
         below = jax.tree_util.tree_map(lambda x: at(x, jnp.maximum(top - 3, 0)), stack)
         shift = (at(u, last.ref) - at(u, second.ref)) / eps
         merged = _merge(second, last, shift, mode)
         fresh = jax.tree_util.tree_map(lambda x: at(x, jnp.minimum(i, n - 1)), singles)
-        # On a push `second` goes to its own position, below the new top pair;
-        # on a merge that slot is above the stack and unused, and gets `below`
-        # only so that the write depends on the read: XLA then updates the
-        # stack in place instead of copying it to keep the read for later.
-        slot = jnp.maximum(top - 2, 0)
-        stack = jax.tree_util.tree_map(
-            lambda x, b, v: x.at[rows, slot].set(jnp.where(merge, b, v)),
-            stack,
-            below,
-            second,
-        )
 
         def pick(on_merge, on_push, otherwise):
             return jax.tree_util.tree_map(

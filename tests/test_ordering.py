@@ -10,14 +10,17 @@ mode, which run quickly without `jit`.
 
 import functools
 
+import hypothesis.extra.numpy as hnp
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import softeqx
 from helpers import ALL_MODES, SOFT_MODES, assert_allclose, assert_golden, slow_params
 from softeqx._methods.registry import METHODS
+from softeqx._ops.prepare import SCALE_FLOOR, WINSOR_RADIUS, standardization
 
 
 X = jnp.array([-0.2, -1.0, 0.3, 1.0])
@@ -591,6 +594,30 @@ def test_standardize_makes_softness_scale_free():
         assert_allclose(rank[i], base_rank, rtol=1e-3, atol=1e-3)
         expected = scales[i] * base_sort + shifts[i]
         assert_allclose(sort[i], expected, rtol=1e-3, atol=1e-3 * float(scales[i]))
+
+
+@settings(max_examples=200)
+@given(
+    x=hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 4), st.integers(1, 12)),
+        # Few distinct values, so that ties and even counts are common.
+        elements=st.sampled_from([-3.0, -1.0, 0.0, 0.5, 2.0, 7.0]) | st.floats(-9, 9),
+    )
+)
+def test_standardization_uses_the_median_and_mad(x):
+    """The centre and scale come from the median and MAD computed from one sort;
+    they equal numpy's, ties and even counts included."""
+    median = np.median(x, axis=-1, keepdims=True)
+    mad = np.median(np.abs(x - median), axis=-1, keepdims=True)
+    radius = np.where(mad > 0, WINSOR_RADIUS * 1.4826 * mad, np.inf)
+    clipped = np.clip(x, median - radius, median + radius)
+    center = clipped.mean(-1, keepdims=True)
+    var = ((clipped - center) ** 2).mean(-1, keepdims=True)
+    with jax.enable_x64(True):
+        got_center, got_scale = standardization(jnp.asarray(x))
+    np.testing.assert_allclose(got_center, center, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_scale, np.sqrt(var + SCALE_FLOOR**2), rtol=1e-12)
 
 
 def test_without_standardize_softness_is_in_units_of_x():

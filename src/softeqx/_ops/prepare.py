@@ -82,10 +82,30 @@ def _unsquash_jvp(primals: tuple[Array], tangents: tuple[Array]) -> tuple[Array,
     return z, da / _squash_slope(z)
 
 
+def _kth_deviation(s: Array, center: Array, k: int) -> Array:
+    """The `k`-th smallest `|s - center|` (1-based) of rows `s` sorted ascending.
+
+    The `k` elements closest to `center` are `k` neighbours in sorted order,
+    and no window of `k` neighbours has a smaller largest deviation (that of
+    one of its ends): so the answer is the smallest such end deviation over
+    all windows, in `O(n)` from the sort.
+    """
+    n = s.shape[-1]
+    ends = jnp.maximum(center - s[..., : n - k + 1], s[..., k - 1 :] - center)
+    return jnp.min(ends, axis=-1, keepdims=True)
+
+
 def standardization(x: Float[Array, "*batch n"]) -> tuple[Array, Array]:
-    """Robust centre and scale of `x` along the last axis (see `standardize_scores`)."""
-    median = jnp.median(x, axis=-1, keepdims=True)
-    mad = jnp.median(jnp.abs(x - median), axis=-1, keepdims=True)
+    """Robust centre and scale of `x` along the last axis (see `standardize_scores`).
+
+    The median and the median absolute deviation (MAD) come from one sort.
+    """
+    n = x.shape[-1]
+    s = jnp.sort(x, axis=-1)
+    # The middle one or two of the sorted values, and of the deviations.
+    low, high = (n - 1) // 2, n // 2
+    median = (s[..., low : low + 1] + s[..., high : high + 1]) / 2
+    mad = (_kth_deviation(s, median, low + 1) + _kth_deviation(s, median, high + 1)) / 2
     radius = jnp.where(mad > 0, WINSOR_RADIUS * 1.4826 * mad, jnp.inf)
     clipped = jnp.clip(x, median - radius, median + radius)
     mean = jnp.mean(clipped, axis=-1, keepdims=True)

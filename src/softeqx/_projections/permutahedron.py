@@ -125,12 +125,10 @@ def _block_values(
     if mode == "c0":
         return total(d - w) / count
     if mode == "smooth":
-
-        def lse(x: Array) -> Array:
-            peak = jax.ops.segment_max(x, block, num_segments=n)[block]
-            return peak + jnp.log(total(jnp.exp(x - peak)))
-
-        return lse(d) - lse(w)
+        # `u` and `w` decrease, so a block's largest `d` (zero) and `w` are
+        # those of its first element: the log-sum-exps need no segment max.
+        peak = w[ref]
+        return jnp.log(total(jnp.exp(d))) - peak - jnp.log(total(jnp.exp(w - peak)))
     mean = total(d) / count
     e = d - mean
     t = _solve_central(count, total(e**2), total(e**3), total(w), mode)
@@ -154,22 +152,26 @@ def _pooling_rounds(u: Array, w: Array, eps: Array, mode: str) -> tuple[Array, A
     n = u.shape[0]
     index = jnp.arange(n, dtype=jnp.int32)
 
+    def pool(starts: Array, ref: Array, tau: Array) -> tuple[Array, Array]:
+        # Block starts whose block does not decrease from the previous one.
+        gap = (u[jnp.roll(ref, 1)] - u[ref]) / eps + jnp.roll(tau, 1) - tau
+        merge = starts & (index > 0) & (gap <= 0)
+        return starts & ~merge, jnp.any(merge)
+
     def body(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
         count, starts, _ = carry
         block = jnp.cumsum(starts.astype(jnp.int32)) - 1
         ref = jax.lax.cummax(jnp.where(starts, index, 0))
         tau = _block_values(u, w, eps, block, ref, mode)
-        # Block starts whose block does not decrease from the previous one.
-        gap = (u[jnp.roll(ref, 1)] - u[ref]) / eps + jnp.roll(tau, 1) - tau
-        merge = starts & (index > 0) & (gap <= 0)
-        return count + 1, starts & ~merge, jnp.any(merge)
+        return count + 1, *pool(starts, ref, tau)
 
     def cond(carry: tuple[Array, Array, Array]) -> Array:
         count, _, again = carry
         return again & (count < POOLING_ROUNDS)
 
-    init = (jnp.zeros((), jnp.int32), jnp.ones(n, bool), jnp.array(True))
-    _, starts, again = jax.lax.while_loop(cond, body, init)
+    # The first round, on single elements, needs no segment sums.
+    first = pool(jnp.ones(n, bool), index, _single(w, index, mode).value)
+    _, starts, again = jax.lax.while_loop(cond, body, (jnp.ones((), jnp.int32), *first))
     return starts, ~again
 
 
@@ -336,10 +338,9 @@ def _solve_row(
         if mode == "c0":
             alpha = beta = 1 / count
         else:
-            # Softmax of d and of w over each block, shifted by the block's max.
-            d_max = jax.ops.segment_max(d, block, num_segments=n)[block]
-            w_max = jax.ops.segment_max(w, block, num_segments=n)[block]
-            ed, ew = jnp.exp(d - d_max), jnp.exp(w - w_max)
+            # Softmax of d and of w over each block, shifted by the block's max
+            # (its first element's, as in `_block_values`).
+            ed, ew = jnp.exp(d), jnp.exp(w - w[ref])
             alpha, beta = ed / block_sum(ed), ew / block_sum(ew)
         return mu, (block, ref, kappa, alpha, eta, beta)
     q = _pnorm_power(mode)

@@ -20,7 +20,13 @@ from hypothesis import given, settings, strategies as st
 import softeqx
 from helpers import ALL_MODES, SOFT_MODES, assert_allclose, assert_golden, slow_params
 from softeqx._methods.registry import METHODS
-from softeqx._ops.prepare import SCALE_FLOOR, WINSOR_RADIUS, standardization
+from softeqx._ops.prepare import (
+    SCALE_FLOOR,
+    WINSOR_RADIUS,
+    squash,
+    standardization,
+    unsquash,
+)
 
 
 X = jnp.array([-0.2, -1.0, 0.3, 1.0])
@@ -618,6 +624,16 @@ def test_standardization_uses_the_median_and_mad(x):
         got_center, got_scale = standardization(jnp.asarray(x))
     np.testing.assert_allclose(got_center, center, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_scale, np.sqrt(var + SCALE_FLOOR**2), rtol=1e-12)
+
+
+def test_unsquash_inverts_squash(x64):
+    """Sorted scores map back to `x`'s scale through `unsquash`: it must invert
+    `squash` to float64 precision in the bulk, the blend and the linear tails."""
+    z = jnp.linspace(-60.0, 60.0, 100_001)
+    back = unsquash(squash(z))
+    np.testing.assert_allclose(back, z, rtol=1e-12, atol=1e-12)
+    slope = jax.vmap(jax.grad(unsquash))(squash(z))
+    np.testing.assert_allclose(slope * jax.vmap(jax.grad(squash))(z), 1.0, rtol=1e-12)
 
 
 def test_without_standardize_softness_is_in_units_of_x():

@@ -10,10 +10,16 @@ pass (gradient of the sum of the output) on a float32 batch, and prints one row:
 - temp: XLA's temporary buffer size of the compiled forward+backward function
   (`memory_analysis().temp_size_in_bytes`), in MiB, and per row of the batch;
 - traces: how many times the function was traced (1: no recompiles when the
-  traced softness changes between calls).
+  traced softness changes between calls);
+- with `--softjax`: SoftJAX's forward+backward time for the same op, method,
+  mode and input, and softeqx's time as a fraction of it. SoftJAX is not a
+  dependency; install it beside softeqx without its pins, e.g.
+  `pip install --no-deps --ignore-requires-python softjax lineax optimistix
+  ott-jax jaxopt`.
 
     python scripts/bench_ordering.py                        # everything
     python scripts/bench_ordering.py --ops sort --n 1024 --methods neuralsort
+    python scripts/bench_ordering.py --ops sort rank --n 4096 --softjax
 """
 
 import argparse
@@ -40,17 +46,20 @@ def _hard(op: str):
     raise ValueError(op)
 
 
-def _soft(op: str, method: str, mode: str):
+def _soft(op: str, method: str, mode: str, library=softeqx):
+    """The op of `library` (softeqx, or SoftJAX with the same interface)."""
+
     def f(x, softness):
         kw = {"softness": softness, "mode": mode, "method": method}
         if op == "sort":
-            return softeqx.sort(x, axis=-1, **kw)
+            return library.sort(x, axis=-1, **kw)
         if op == "rank":
-            return softeqx.rank(x, axis=-1, **kw)
+            # SoftJAX's rank defaults to descending; compare like with like.
+            return library.rank(x, axis=-1, descending=False, **kw)
         if op == "top_k":
-            return softeqx.top_k(x, max(1, x.shape[-1] // 8), axis=-1, **kw)[0]
+            return library.top_k(x, max(1, x.shape[-1] // 8), axis=-1, **kw)[0]
         if op == "argmax":
-            return softeqx.max(x, axis=-1, **kw)
+            return library.max(x, axis=-1, **kw)
         raise ValueError(op)
 
     return f
@@ -97,6 +106,16 @@ def measure(f, x, softness, repeats: int) -> dict:
     }
 
 
+def _versus(f, x, softness, ours: dict, args) -> str:
+    """SoftJAX's f+b time for `f` and softeqx's as a fraction of it."""
+    grad = jax.jit(jax.value_and_grad(lambda x, s: jnp.sum(f(x, s))))
+    try:
+        theirs = _time(grad, x, softness, repeats=args.repeats)
+    except Exception as error:  # its failures are part of the comparison
+        return f" | {type(error).__name__}"
+    return f" | {theirs:12.2f} {ours['both'] / theirs:9.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", nargs="+", default=["sort", "rank", "top_k", "argmax"])
@@ -105,7 +124,13 @@ def main() -> None:
     parser.add_argument("--n", nargs="+", type=int, default=[16, 128, 1024, 4096])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--softjax", action="store_true", help="also time SoftJAX's f+b (installed)"
+    )
     args = parser.parse_args()
+    reference = None
+    if args.softjax:
+        import softjax as reference
 
     print(
         f"jax {jax.__version__}, backend {jax.default_backend()}, "
@@ -115,6 +140,7 @@ def main() -> None:
         f"{'op':7} {'method':16} {'mode':6} {'n':>5} | {'fwd ms':>8} {'x hard':>7} | "
         f"{'f+b ms':>8} {'x hard':>7} | {'compile s':>9} | {'temp MiB':>9} "
         f"{'KiB/row':>8} | traces"
+        + (" | softjax f+b ms   ours/it" if reference else "")
     )
     print(header)
     print("-" * len(header))
@@ -140,13 +166,18 @@ def main() -> None:
                     if mode not in METHODS[method].modes:
                         continue  # e.g. smooth_sort has only "smooth"
                     r = measure(_soft(op, method, mode), x, softness, args.repeats)
+                    versus = ""
+                    if reference is not None:
+                        versus = _versus(
+                            _soft(op, method, mode, reference), x, softness, r, args
+                        )
                     print(
                         f"{op:7} {method:16} {mode:6} {n:5} | {r['fwd']:8.2f} "
                         f"{r['fwd'] / t_hard:7.1f} | {r['both']:8.2f} "
                         f"{r['both'] / t_hard_both:7.1f} | {r['compile']:9.2f} | "
                         f"{r['temp'] / 2**20:9.2f} "
                         f"{r['temp'] / args.batch / 1024:8.1f} | "
-                        f"{r['traces']}",
+                        f"{r['traces']}{versus}",
                         flush=True,
                     )
 

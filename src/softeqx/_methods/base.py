@@ -23,6 +23,7 @@ instead of storing an `n x n` matrix.
 """
 
 import abc
+from typing import ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -44,6 +45,13 @@ class AbstractOrderingMethod(eqx.Module):
     """
 
     modes: eqx.AbstractClassVar[tuple[str, ...]]
+    # Whether the soft sort and ranks depend on the scores only through their
+    # values in ascending order (true of projections onto the permutahedron;
+    # not of a sorting network, nor of methods that build `P` from the scores
+    # in their given order). For such methods the ops pass `sort_scores` and
+    # `ranks` the scores already sorted, from the one sort the standardisation
+    # needs anyway, and put ranks back in the input's order themselves.
+    order_free: ClassVar[bool] = False
 
     def check_mode(self, mode: str) -> str:
         """Raise a `ValueError` if this method does not support soft `mode`."""
@@ -91,7 +99,8 @@ class AbstractOrderingMethod(eqx.Module):
 
         Default: the expected position of each element under `P`, normalised
         by the mass `P` gives it, $r_j = \sum_i (i + 1) P_{ij} / \sum_i P_{ij}$
-        (positions counted from the largest element if `descending`).
+        (positions counted from the largest element if `descending`). If the
+        method is `order_free`, `a` comes in ascending order.
         """
         n = a.shape[-1]
         positions = jnp.arange(n)
@@ -128,7 +137,8 @@ class AbstractValueSortingMethod(AbstractOrderingMethod):
         """The soft-sorted scores at ascending `positions`.
 
         `keys` and `scores` hold the same numbers; `keys` decide the order and
-        may have their gradient stopped (`gated_grad=False`). Default: the
+        may have their gradient stopped (`gated_grad=False`). If the method is
+        `order_free`, both come in ascending order. Default: the
         method's `sorted_values` with the scores as the payload.
         """
         return self.sorted_values(keys, scores[..., None], positions, softness, mode)[

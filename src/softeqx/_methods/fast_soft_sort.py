@@ -58,6 +58,7 @@ class FastSoftSort(AbstractValueSortingMethod):
     """
 
     modes = permutahedron.PAV_MODES
+    order_free = True
 
     def sort_scores(
         self,
@@ -67,9 +68,9 @@ class FastSoftSort(AbstractValueSortingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k"]:
-        # `keys` only decide the order, which is piecewise constant: the
-        # gradient flows through the values, so gating the keys changes nothing.
-        projected = permutahedron.soft_sort(scores, softness, mode)
+        # The scores come sorted (`order_free`), so `keys` are not needed: the
+        # order is piecewise constant, and the gradient flows through the values.
+        projected = permutahedron.soft_sort(scores, softness, mode, presorted=True)
         return jnp.take(projected, positions, axis=-1)
 
     def ranks(
@@ -79,7 +80,8 @@ class FastSoftSort(AbstractValueSortingMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch n"]:
-        ranks = permutahedron.soft_rank(a, softness, mode)
+        # The scores come sorted (`order_free`); so do the ranks.
+        ranks = permutahedron.soft_rank(a, softness, mode, presorted=True)
         # Descending ranks mirror the ascending ones (every regulariser here
         # is shift-equivariant, but not symmetric under negating the scores).
         return a.shape[-1] + 1 - ranks if descending else ranks
@@ -88,8 +90,9 @@ class FastSoftSort(AbstractValueSortingMethod):
         self, a: Array, positions: Array, softness: Array, mode: str
     ) -> tuple[Array, tuple[Array, Array]]:
         """Anchors (soft-sorted scores at `positions`) and the sorting of `a`."""
-        anchors = self.sort_scores(a, a, positions, softness, mode)
         order = jnp.argsort(a, axis=-1)
+        ascending = jnp.take_along_axis(a, order, axis=-1)
+        anchors = self.sort_scores(ascending, ascending, positions, softness, mode)
         return anchors, (order, inverse_permutation(order))
 
     def rows(

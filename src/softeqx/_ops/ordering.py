@@ -400,8 +400,7 @@ def rank(
         moved = jnp.asarray(prep.moved)
         ranks = average_ranks(-moved if descending else moved)
         return jnp.moveaxis(ranks.astype(float_dtypes(moved)[1]), -1, prep.axis)
-    ranks = prep.call("ranks", prep.scores(), descending)
-    return prep.restore(ranks)
+    return prep.restore(prep.ranks(descending))
 
 
 def top_k(

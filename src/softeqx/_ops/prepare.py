@@ -15,6 +15,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._checks import MODES, check_axis, check_mode, check_softness, float_dtypes
 from .._methods.base import AbstractOrderingMethod, AbstractValueSortingMethod
 from .._methods.registry import resolve_method
+from .._util import inverse_permutation
 
 
 # Winsorise at this many robust standard deviations (1.4826 MAD) from the median.
@@ -99,18 +100,22 @@ def _kth_deviation(s: Array, center: Array, k: int) -> Array:
 
 
 def standardization(x: Float[Array, "*batch n"]) -> tuple[Array, Array]:
-    """Robust centre and scale of `x` along the last axis (see `standardize_scores`).
+    """Robust centre and scale of `x` along the last axis (see `standardize_scores`)."""
+    return sorted_standardization(jnp.sort(x, axis=-1))
 
-    The median and the median absolute deviation (MAD) come from one sort.
+
+def sorted_standardization(s: Float[Array, "*batch n"]) -> tuple[Array, Array]:
+    """`standardization` of rows already sorted in ascending order.
+
+    The median and the median absolute deviation (MAD) both come from the sort.
     """
-    n = x.shape[-1]
-    s = jnp.sort(x, axis=-1)
+    n = s.shape[-1]
     # The middle one or two of the sorted values, and of the deviations.
     low, high = (n - 1) // 2, n // 2
     median = (s[..., low : low + 1] + s[..., high : high + 1]) / 2
     mad = (_kth_deviation(s, median, low + 1) + _kth_deviation(s, median, high + 1)) / 2
     radius = jnp.where(mad > 0, WINSOR_RADIUS * 1.4826 * mad, jnp.inf)
-    clipped = jnp.clip(x, median - radius, median + radius)
+    clipped = jnp.clip(s, median - radius, median + radius)
     mean = jnp.mean(clipped, axis=-1, keepdims=True)
     var = jnp.mean((clipped - mean) ** 2, axis=-1, keepdims=True)
     return mean, jnp.sqrt(var + SCALE_FLOOR**2)
@@ -206,18 +211,50 @@ class Prepared:
         """The soft-sorted values of `x` at ascending `positions`, `(..., k)`.
 
         `P[positions] @ x` for permutation methods. Methods that sort values
-        sort the scores, and their outputs are mapped back to `x`'s scale.
+        sort the scores, and their outputs are mapped back to `x`'s scale;
+        those that are `order_free` get the scores already sorted, as a
+        monotone map of `x`'s sort, which the standardisation shares.
         """
-        scores = self.scores()
-        keys = scores if gated else jax.lax.stop_gradient(scores)
         if not isinstance(self.method, AbstractValueSortingMethod):
+            keys = self.scores() if gated else jax.lax.stop_gradient(self.scores())
             v = self.moved[..., None]
             return self.call("sorted_values", keys, v, positions)[..., 0]
+        if self.method.order_free:
+            scores, center, scale = self._ascending_scores(
+                jnp.sort(self.moved, axis=-1)
+            )
+        else:
+            scores = self.scores()
+            if self.standardize:
+                center, scale = standardization(self.moved)
+        keys = scores if gated else jax.lax.stop_gradient(scores)
         out = self.call("sort_scores", keys, scores, positions)
         if not self.standardize:
             return out
-        center, scale = standardization(self.moved)
         return center + scale * unsquash(out)
+
+    def ranks(self, descending: bool) -> Array:
+        """The method's soft ranks of the scores, `(..., n)`.
+
+        An `order_free` method ranks the scores in ascending order (one sort,
+        shared with the standardisation); the ranks are then put back in the
+        order of `x`.
+        """
+        if not self.method.order_free:
+            return self.call("ranks", self.scores(), descending)
+        order = jnp.argsort(self.moved, axis=-1)
+        ascending = jnp.take_along_axis(self.moved, order, axis=-1)
+        ranks = self.call("ranks", self._ascending_scores(ascending)[0], descending)
+        return jnp.take_along_axis(ranks, inverse_permutation(order), axis=-1)
+
+    def _ascending_scores(self, ascending: Array) -> tuple[Array, Array, Array]:
+        """The scores of `x` sorted (`ascending`), standardised if asked, with
+        the standardisation's centre and scale (`0` and `1` without)."""
+        if not self.standardize:
+            return ascending, jnp.zeros(()), jnp.ones(())
+        center, scale = sorted_standardization(ascending)
+        # `squash` is increasing: the standardised scores stay in order.
+        return squash((ascending - center) / scale), center, scale
 
     def restore(self, y: Array, extra: int = 0) -> Array:
         """Move axis `-1 - extra` of `y` back to the ordered axis and cast back."""

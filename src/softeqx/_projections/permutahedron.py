@@ -439,39 +439,50 @@ def _grid(n: int, dtype) -> Array:
 
 
 def soft_sort(
-    a: Float[Array, "*batch n"], softness: Float[Array, ""], mode: str
+    a: Float[Array, "*batch n"],
+    softness: Float[Array, ""],
+    mode: str,
+    presorted: bool = False,
 ) -> Float[Array, "*batch n"]:
     r"""Soft sort of `a` (ascending) along the last axis: $P_\Psi(g / \varepsilon, a)$.
 
     $g = (0, 1, \ldots, n-1)/(n-1)$ is the evenly spaced grid on $[0, 1]$. The
     output lies in the permutahedron of `a` (within `a`'s range, and in
-    ascending order); it is the exact sort as `softness -> 0`.
+    ascending order); it is the exact sort as `softness -> 0`. It depends on
+    `a` only through its sort: with `presorted=True`, `a` must be in
+    ascending order already and is not sorted again.
     """
     n = a.shape[-1]
     if n == 1:
         return a
-    w = jnp.flip(jnp.sort(a, axis=-1), axis=-1)
+    w = jnp.flip(a if presorted else jnp.sort(a, axis=-1), axis=-1)
     u = jnp.broadcast_to(_grid(n, a.dtype), a.shape)
     return jnp.flip(project(u, w, softness, mode), axis=-1)
 
 
 def soft_rank(
-    a: Float[Array, "*batch n"], softness: Float[Array, ""], mode: str
+    a: Float[Array, "*batch n"],
+    softness: Float[Array, ""],
+    mode: str,
+    presorted: bool = False,
 ) -> Float[Array, "*batch n"]:
     r"""Soft ascending ranks in $[1, n]$: $P_\Psi(a / \varepsilon, \rho)$.
 
     $\rho = (1, \ldots, n)$.
     The largest element gets the largest rank; tied elements get equal ranks.
     It is the exact (1-based) rank when no two scores are closer than
-    `softness`, and always as `softness -> 0`.
+    `softness`, and always as `softness -> 0`. With `presorted=True`, `a` must
+    be in ascending order already and is not sorted again.
     """
     n = a.shape[-1]
     if n == 1:
         return jnp.ones_like(a)
-    order = jnp.flip(jnp.argsort(a, axis=-1), axis=-1)
-    u = jnp.take_along_axis(a, order, axis=-1)
+    if not presorted:
+        order = jnp.argsort(a, axis=-1)
+        ascending = jnp.take_along_axis(a, order, axis=-1)
+        ranks = soft_rank(ascending, softness, mode, presorted=True)
+        return jnp.take_along_axis(ranks, inverse_permutation(order), axis=-1)
+    u = jnp.flip(a, axis=-1)
     w = jnp.broadcast_to(jnp.arange(n, 0, -1).astype(a.dtype), a.shape)
     # Exact in theory; the clip only removes rounding (e.g. cube of a cube root).
-    ranks = jnp.clip(project(u, w, softness, mode), 1, n)
-    inverse = inverse_permutation(order)
-    return jnp.take_along_axis(ranks, inverse, axis=-1)
+    return jnp.flip(jnp.clip(project(u, w, softness, mode), 1, n), axis=-1)

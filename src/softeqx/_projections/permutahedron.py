@@ -242,9 +242,9 @@ def _pav(u: Array, w: Array, eps: Array, mode: str) -> Array:
     merges the two blocks on top of the stack, if their values are not
     decreasing, or pushes the next element as a block of its own, so a row
     takes at most `2n - 1` iterations of `O(1)` work, whatever the data. The
-    two top blocks stay in registers and the rest of the stack in arrays that
-    each iteration reads and writes at one position, so nothing of size `n`
-    is copied per iteration.
+    two top blocks stay in registers and the rest of the stack in two arrays
+    that each iteration writes and then reads at one position, so nothing of
+    size `n` is copied per iteration.
 
     Returns a boolean mask of the elements that start a block.
     """
@@ -262,21 +262,27 @@ def _pav(u: Array, w: Array, eps: Array, mode: str) -> Array:
         gap = (at(u, second.ref) - at(u, last.ref)) / eps
         return (top >= 2) & (gap + second.value - last.value <= 0)
 
+    def block_at(refs: Array, stats: Array, j: Array) -> _Stats:
+        """The stacked block at position `j` of each row (its value recomputed)."""
+        local = tuple(jnp.moveaxis(stats[rows, j], -1, 0))
+        return _Stats(refs[rows, j], local, _value(local, mode))
+
     def body(carry):
-        i, top, stack, second, last, merge, _ = carry
+        i, top, refs, stats, second, last, merge, _ = carry
         push = ~merge & (i < n)
         # `second` goes to its own stack position, below the top pair: kept on a
         # push, and above the stack (unused) on a merge. Writing first and then
         # reading the block under it from the written stack means that the
         # stack is only ever read after its last write: XLA updates it in place
         # instead of copying all of it every iteration.
-        stack = jax.tree_util.tree_map(
-            lambda x, v: x.at[rows, jnp.maximum(top - 2, 0)].set(v), stack, second
-        )
-        below = jax.tree_util.tree_map(lambda x: at(x, jnp.maximum(top - 3, 0)), stack)
+        slot = jnp.maximum(top - 2, 0)
+        refs = refs.at[rows, slot].set(second.ref)
+        stats = stats.at[rows, slot].set(jnp.stack(second.local, axis=-1))
+        below = block_at(refs, stats, jnp.maximum(top - 3, 0))
         shift = (at(u, last.ref) - at(u, second.ref)) / eps
         merged = _merge(second, last, shift, mode)
-        fresh = jax.tree_util.tree_map(lambda x: at(x, jnp.minimum(i, n - 1)), singles)
+        following = jnp.minimum(i, n - 1)
+        fresh = _single(at(w, following), following, mode)
 
         def pick(on_merge, on_push, otherwise):
             return jax.tree_util.tree_map(
@@ -291,21 +297,24 @@ def _pav(u: Array, w: Array, eps: Array, mode: str) -> Array:
         step = push.astype(jnp.int32)
         i, top = i + step, top + step - merge.astype(jnp.int32)
         merge = violates(top, second, last)
-        return i, top, stack, second, last, merge, jnp.any(merge | (i < n))
+        return i, top, refs, stats, second, last, merge, jnp.any(merge | (i < n))
 
     index = jnp.arange(n, dtype=jnp.int32)
-    singles = _single(w, jnp.broadcast_to(index, (batch, n)), mode)
-    first = jax.tree_util.tree_map(lambda x: x[:, 0], singles)
-    stack = jax.tree_util.tree_map(jnp.zeros_like, singles)
+    first = _single(w[:, 0], jnp.zeros(batch, jnp.int32), mode)
+    # The stack holds each block's first element and its statistics (packed
+    # along a last axis: one update and one read per iteration, not one per
+    # statistic); values are recomputed from the statistics when read.
+    refs = jnp.zeros((batch, n), jnp.int32)
+    stats = jnp.zeros((batch, n, len(first.local)), w.dtype)
     one = jnp.ones(batch, jnp.int32)
     # The loop runs only if some row is not final (and then for every row).
     unfinished = jnp.any(~final) & (n > 1)
-    init = (one, one, stack, first, first, jnp.zeros(batch, bool), unfinished)
+    init = (one, one, refs, stats, first, first, jnp.zeros(batch, bool), unfinished)
 
-    _, top, stack, second, last, _, _ = jax.lax.while_loop(
+    _, top, refs, _, second, last, _, _ = jax.lax.while_loop(
         lambda carry: carry[-1], body, init
     )
-    refs = jnp.where(index < top[:, None] - 2, stack.ref, n)
+    refs = jnp.where(index < top[:, None] - 2, refs, n)
     refs = jnp.where(index == top[:, None] - 2, second.ref[:, None], refs)
     refs = jnp.where(index == top[:, None] - 1, last.ref[:, None], refs)
     stacked = jnp.zeros((batch, n), bool).at[rows[:, None], refs].set(True, mode="drop")

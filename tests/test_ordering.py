@@ -588,6 +588,26 @@ def test_outlier_keeps_its_value():
     np.testing.assert_allclose(s[10], 1e6, rtol=1e-3)
 
 
+@pytest.mark.parametrize("mode", SOFT_MODES)
+def test_neuralsort_keeps_float32_precision_beside_outliers(mode):
+    """A near-tied majority (0 and 1e-5) makes the standardised scale tiny, so
+    the outliers' scores are ~1e3 and their absolute-deviation sums ~1e3 too,
+    while the majority's rows are decided by differences of ~1e-2. Sums taken
+    without centring lost them to float32 rounding: rows off by 2e-3 from
+    float64, differently for each input order (found by hypothesis)."""
+    tiny = 1e-5
+    x = np.array([19.0, 0.0, tiny, 48.0, tiny, 1.0, tiny], np.float32)
+    perm = np.array([0, 1, 2, 4, 3, 5, 6])
+    kw = dict(method="neuralsort", mode=mode, softness=0.1)
+    p = np.asarray(softeqx.argsort(x, **kw))
+    with jax.enable_x64(True):
+        exact = np.asarray(softeqx.argsort(jnp.asarray(x, jnp.float64), **kw))
+    np.testing.assert_allclose(p, exact, atol=2e-6)
+    np.testing.assert_allclose(
+        softeqx.argsort(x[perm], **kw), exact[:, perm], atol=2e-6
+    )
+
+
 def test_standardize_makes_softness_scale_free():
     # With standardize=True the soft order does not depend on the units of x.
     scales = jnp.array([0.05, 1e3, 7.0])

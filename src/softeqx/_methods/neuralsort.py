@@ -12,50 +12,71 @@ from .base import chunk_size
 from .score import AbstractScoreMethod
 
 
-def _pair_sums(a_rows: Array, a: Array, softness: Array, mode: str) -> Array:
-    """`sum_k |a_j - a_k|_soft` for the rows `a_rows`, `(..., c)`."""
+def _pair_sums(
+    a_rows: Array, a: Array, ref: Array, softness: Array, mode: str
+) -> Array:
+    """`sum_k (|a_j - a_k|_soft - |ref - a_k|_soft)` for the rows `a_rows`, `(..., c)`.
+
+    Each term is `d g - e h` with `d = a_j - a_k`, `e = ref - a_k`, `g, h` their
+    soft signs, written as `(a_j - ref) g + e (g - h)`: far from `a_k` both signs
+    are exactly +-1, so a distant outlier adds `+-(a_j - ref)` without rounding
+    to its (large) distance. Plain sums `B_j` would carry an absolute error of
+    about `eps * sum_k |a_j - a_k|`, which outliers make larger than the
+    differences between nearby elements that decide their soft rows.
+    """
+    sign = SIGMOIDS[mode].sign
     d = a_rows[..., :, None] - a[..., None, :]
-    return jnp.sum(d * SIGMOIDS[mode].sign(d / softness), axis=-1)
+    e = (ref - a)[..., None, :]
+    g = sign(d / softness)
+    return jnp.sum((a_rows - ref)[..., :, None] * g + e * (g - sign(e / softness)), -1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
 def soft_deviation_sums(
-    a: Float[Array, "*batch n"], softness: Array, mode: str
+    a: Float[Array, "*batch n"],
+    ref: Float[Array, "*batch 1"],
+    softness: Array,
+    mode: str,
 ) -> Float[Array, "*batch n"]:
-    r"""`B_j = sum_k |a_j - a_k|_s`, with the soft absolute value of `mode`.
+    r"""`B_j - B(ref)`, with `B_j = sum_k |a_j - a_k|_s` (soft `|.|` of `mode`).
 
-    $|d|_s = d\,(2F(d/\tau) - 1)$ as in [`softeqx.abs`][]. Computed in chunks of
-    rows (O(n) memory per row), with a chunked backward pass.
+    $|d|_s = d\,(2F(d/\tau) - 1)$ as in [`softeqx.abs`][]; `B(ref)` is the same
+    sum for a reference point (a constant per row, which the projections
+    ignore). Computed relative to `ref` so that values near `ref` keep their
+    precision (see `_pair_sums`), in chunks of rows (O(n) memory per row), with
+    a chunked backward pass.
     """
     n = a.shape[-1]
     size = chunk_size(n)
     if n <= size:
-        return _pair_sums(a, a, softness, mode)
+        return _pair_sums(a, a, ref, softness, mode)
     count = -(-n // size)
     rows = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)], mode="edge")
     rows = jnp.moveaxis(rows.reshape(*a.shape[:-1], count, size), -2, 0)
-    sums = jax.lax.map(lambda r: _pair_sums(r, a, softness, mode), rows)
+    sums = jax.lax.map(lambda r: _pair_sums(r, a, ref, softness, mode), rows)
     return jnp.moveaxis(sums, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
 
 
-def _soft_deviation_sums_fwd(a: Array, softness: Array, mode: str):
-    return soft_deviation_sums(a, softness, mode), (a, softness)
+def _soft_deviation_sums_fwd(a: Array, ref: Array, softness: Array, mode: str):
+    return soft_deviation_sums(a, ref, softness, mode), (a, ref, softness)
 
 
-def _soft_deviation_sums_bwd(mode: str, residuals: tuple[Array, Array], g: Array):
-    a, softness = residuals
+def _soft_deviation_sums_bwd(
+    mode: str, residuals: tuple[Array, Array, Array], g: Array
+):
+    a, ref, softness = residuals
     n = a.shape[-1]
     size = chunk_size(n)
 
-    def block(a_rows: Array, g_rows: Array) -> tuple[Array, Array, Array]:
+    def block(a_rows: Array, g_rows: Array) -> tuple[Array, Array, Array, Array]:
         _, pullback = jax.vjp(
-            lambda r, c, s: _pair_sums(r, c, s, mode), a_rows, a, softness
+            lambda r, c, o, s: _pair_sums(r, c, o, s, mode), a_rows, a, ref, softness
         )
         return pullback(g_rows)
 
     if n <= size:
-        d_rows, d_cols, d_s = block(a, g)
-        return d_rows + d_cols, d_s
+        d_rows, d_cols, d_ref, d_s = block(a, g)
+        return d_rows + d_cols, d_ref, d_s
     count = -(-n // size)
     pad = [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)]
     a_rows = jnp.moveaxis(
@@ -64,14 +85,13 @@ def _soft_deviation_sums_bwd(mode: str, residuals: tuple[Array, Array], g: Array
     g_rows = jnp.moveaxis(jnp.pad(g, pad).reshape(*g.shape[:-1], count, size), -2, 0)
 
     def step(acc, xs):
-        d_rows, d_cols, d_s = block(*xs)
-        return (acc[0] + d_cols, acc[1] + d_s), d_rows
+        d_rows, d_cols, d_ref, d_s = block(*xs)
+        return (acc[0] + d_cols, acc[1] + d_ref, acc[2] + d_s), d_rows
 
-    (d_cols, d_s), d_rows = jax.lax.scan(
-        step, (jnp.zeros_like(a), jnp.zeros_like(softness)), (a_rows, g_rows)
-    )
+    zeros = (jnp.zeros_like(a), jnp.zeros_like(ref), jnp.zeros_like(softness))
+    (d_cols, d_ref, d_s), d_rows = jax.lax.scan(step, zeros, (a_rows, g_rows))
     d_rows = jnp.moveaxis(d_rows, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
-    return d_rows + d_cols, d_s
+    return d_rows + d_cols, d_ref, d_s
 
 
 soft_deviation_sums.defvjp(_soft_deviation_sums_fwd, _soft_deviation_sums_bwd)
@@ -111,7 +131,11 @@ class NeuralSort(AbstractScoreMethod):
     def columns(
         self, a: Float[Array, "*batch n"], softness: Array, mode: str
     ) -> tuple[Array, Array]:
-        return a, soft_deviation_sums(a, softness, mode)
+        # Scores relative to a central element: a constant shift of each row of
+        # theta, which the projection ignores, that keeps float32 precision for
+        # the elements near the centre however far the outliers are.
+        ref = jax.lax.stop_gradient(jnp.median(a, axis=-1, keepdims=True))
+        return a - ref, soft_deviation_sums(a, ref, softness, mode)
 
     def row_parameters(
         self, a: Float[Array, "*batch n"], positions: Int[Array, " k"]

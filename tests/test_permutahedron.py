@@ -174,6 +174,12 @@ def test_vmap_folds_into_the_rows_of_one_loop(mode, x64):
         np.testing.assert_allclose(got[i, j, r], want, atol=1e-9)
     program = str(jax.make_jaxpr(batched)(u, w, eps))
     assert f"[{outer * inner * rows},{n}," in program  # one stack for all rows
+    # A softness mapped by the inner vmap only.
+    inner_only = jax.vmap(jax.vmap(project), (0, 0, None))
+    got = jax.jit(inner_only)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps[0]))
+    for i, j, r in itertools.product(range(outer), range(inner), range(rows)):
+        want = reference_projection(u[i, j, r], w[i, j, r], eps[0, j], mode)
+        np.testing.assert_allclose(got[i, j, r], want, atol=1e-9)
 
 
 def test_second_derivatives(x64):

@@ -347,9 +347,11 @@ def _batched_pav(mode: str) -> Callable[[Array, Array, Array], Array]:
         u = u if u_mapped else jnp.broadcast_to(u, shape)
         w = w if w_mapped else jnp.broadcast_to(w, shape)
         rows = shape[1]
-        if eps_mapped:
-            # One softness per mapped instance (and per row, if it had rows).
-            eps = jnp.broadcast_to(eps.reshape(size, -1), (size, rows)).reshape(-1)
+        if eps_mapped or eps.ndim:
+            # One softness per row of the folded batch: per mapped instance,
+            # per row (from an inner vmap), or both.
+            eps = eps.reshape(size if eps_mapped else 1, -1)
+            eps = jnp.broadcast_to(eps, (size, rows)).reshape(-1)
         starts = pav(u.reshape(size * rows, -1), w.reshape(size * rows, -1), eps)
         return starts.reshape(shape), True
 

@@ -26,7 +26,7 @@ SCALE_FLOOR = 1e-3
 # the logistic function at TAIL, blended in smoothly (sharpness TAIL_SHARPNESS).
 TAIL = 4.0
 TAIL_SHARPNESS = 4.0
-UNSQUASH_STEPS = 5
+UNSQUASH_STEPS = 4
 
 
 def _logistic(z: float) -> float:
@@ -72,8 +72,8 @@ def unsquash(a: Array) -> Array:
             a < 1 - edge, -TAIL - (1 - edge - a) / slope, jnp.log(inside / (1 - inside))
         ),
     )
-    # From this start Newton's method reaches float64 precision (4e-15) in
-    # four steps everywhere on [-60, 60]; one more for margin.
+    # From this start Newton's method reaches float64 precision (4e-15,
+    # relative) in four steps: measured on [-1e4, 1e4], bulk, blend and tails.
     for _ in range(UNSQUASH_STEPS):
         z = z - (squash(z) - a) / _squash_slope(z)
     return z

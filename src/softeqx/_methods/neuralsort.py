@@ -12,11 +12,6 @@ from .base import chunk_size
 from .score import AbstractScoreMethod
 
 
-def _soft_abs(d: Array, softness: Array, mode: str) -> Array:
-    """`|d|_soft = d * sign_soft(d / softness)` of `mode`."""
-    return d * SIGMOIDS[mode].sign(d / softness)
-
-
 def _pair_sums(
     a_rows: Array, a: Array, ref: Array, softness: Array, mode: str
 ) -> Array:
@@ -73,12 +68,13 @@ def _soft_deviation_sums_bwd(
     # per-row constant `B(ref)`: no large terms cancel in them, so the pairs
     # take the plain (cheaper) form, and `B(ref)` adds `O(n)` work.
     a, ref, softness = residuals
+    family = SIGMOIDS[mode]
     n = a.shape[-1]
     size = chunk_size(n)
 
     def block(a_rows: Array, g_rows: Array) -> tuple[Array, Array, Array]:
         def sums(r: Array, c: Array, s: Array) -> Array:
-            return jnp.sum(_soft_abs(r[..., :, None] - c[..., None, :], s, mode), -1)
+            return jnp.sum(family.abs(r[..., :, None] - c[..., None, :], s), -1)
 
         return jax.vjp(sums, a_rows, a, softness)[1](g_rows)
 
@@ -103,7 +99,7 @@ def _soft_deviation_sums_bwd(
         d_rows = jnp.moveaxis(d_rows, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
 
     def offset(c: Array, o: Array, s: Array) -> Array:
-        return jnp.sum(_soft_abs(o - c, s, mode), -1, keepdims=True)
+        return jnp.sum(family.abs(o - c, s), -1, keepdims=True)
 
     _, pullback = jax.vjp(offset, a, ref, softness)
     d_c, d_ref, d_s_ref = pullback(-jnp.sum(g, axis=-1, keepdims=True))

@@ -117,9 +117,8 @@ def _closeness(
     `F((tol + eps - |d|_s) / s) / F((tol + eps) / s)` with the soft absolute
     value `|d|_s = d (2F(d/s) - 1) >= 0`: in `[0, 1]` for every tolerance.
     """
-    soft_abs = d * family.sign(d / s)
     top = tol + epsilon
-    ratio = family.cdf((top - soft_abs) / s) / family.cdf(top / s)
+    ratio = family.cdf((top - family.abs(d, s)) / s) / family.cdf(top / s)
     return jnp.minimum(ratio, 1.0)
 
 

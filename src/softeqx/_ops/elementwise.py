@@ -104,7 +104,7 @@ def abs(
     if check_mode(mode) == "hard":
         return jnp.abs(x)
     family, x, s, out = soft_setup(x, softness, mode)
-    return (x * family.sign(x / s)).astype(out)
+    return family.abs(x, s).astype(out)
 
 
 def relu(

@@ -45,6 +45,10 @@ class AbstractSigmoid(eqx.Module):
     def sign(self, z: Array) -> Array:
         """`2 F(z) - 1`, computed accurately near 0."""
 
+    def abs(self, x: Array, s: Array) -> Array:
+        """The soft absolute value `x sign(x / s) >= 0` at softness `s`."""
+        return x * self.sign(x / s)
+
 
 class Logistic(AbstractSigmoid):
     """`F(z) = 1 / (1 + exp(-z))`: infinitely differentiable, full support."""

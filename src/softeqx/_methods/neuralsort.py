@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, Int
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
 from .base import chunk_size
-from .score import AbstractScoreMethod
+from .score import AbstractScoreMethod, _chunks_of, _merge, _row_mask
 
 
 def _pair_sums(
@@ -50,11 +50,9 @@ def soft_deviation_sums(
     size = chunk_size(n)
     if n <= size:
         return _pair_sums(a, a, ref, softness, mode)
-    count = -(-n // size)
-    rows = jnp.pad(a, [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)], mode="edge")
-    rows = jnp.moveaxis(rows.reshape(*a.shape[:-1], count, size), -2, 0)
+    rows = _chunks_of(a, -1, n, n)
     sums = jax.lax.map(lambda r: _pair_sums(r, a, ref, softness, mode), rows)
-    return jnp.moveaxis(sums, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
+    return _merge(sums, n, axis=-1)
 
 
 def _soft_deviation_sums_fwd(a: Array, ref: Array, softness: Array, mode: str):
@@ -81,14 +79,12 @@ def _soft_deviation_sums_bwd(
     if n <= size:
         d_rows, d_cols, d_s = block(a, g)
     else:
-        count = -(-n // size)
-        pad = [(0, 0)] * (a.ndim - 1) + [(0, count * size - n)]
-        a_rows = jnp.moveaxis(
-            jnp.pad(a, pad, mode="edge").reshape(*a.shape[:-1], count, size), -2, 0
-        )
-        g_rows = jnp.moveaxis(
-            jnp.pad(g, pad).reshape(*g.shape[:-1], count, size), -2, 0
-        )
+        a_rows = _chunks_of(a, -1, n, n)
+        # Padding rows repeat the last element: their cotangents must be zero.
+        g_rows = _chunks_of(g[..., None], -2, n, n)
+        g_rows = (g_rows * _row_mask(g_rows.shape[0], g_rows.shape[-2], n, g_rows))[
+            ..., 0
+        ]
 
         def step(acc, xs):
             d_rows, d_cols, d_s = block(*xs)
@@ -96,7 +92,7 @@ def _soft_deviation_sums_bwd(
 
         zeros = (jnp.zeros_like(a), jnp.zeros_like(softness))
         (d_cols, d_s), d_rows = jax.lax.scan(step, zeros, (a_rows, g_rows))
-        d_rows = jnp.moveaxis(d_rows, 0, -2).reshape(*a.shape[:-1], -1)[..., :n]
+        d_rows = _merge(d_rows, n, axis=-1)
 
     def offset(c: Array, o: Array, s: Array) -> Array:
         return jnp.sum(family.abs(o - c, s), -1, keepdims=True)

@@ -99,14 +99,12 @@ def _kth_deviation(s: Array, center: Array, k: int) -> Array:
     return jnp.min(ends, axis=-1, keepdims=True)
 
 
-def standardization(x: Float[Array, "*batch n"]) -> tuple[Array, Array]:
-    """Robust centre and scale of `x` along the last axis (see `standardize_scores`)."""
-    return sorted_standardization(jnp.sort(x, axis=-1))
+def standardization(s: Float[Array, "*batch n"]) -> tuple[Array, Array]:
+    r"""Robust centre $\mu$ and scale $\sqrt{v + \delta^2}$ of rows `s` sorted in
+    ascending order (see `Prepared.standardized`).
 
-
-def sorted_standardization(s: Float[Array, "*batch n"]) -> tuple[Array, Array]:
-    """`standardization` of rows already sorted in ascending order.
-
+    $\mu$ and $v$ are the mean and variance winsorised at 3 robust standard
+    deviations ($1.4826\,\mathrm{MAD}$) around the median, $\delta = 10^{-3}$.
     The median and the median absolute deviation (MAD) both come from the sort.
     """
     n = s.shape[-1]
@@ -119,24 +117,6 @@ def sorted_standardization(s: Float[Array, "*batch n"]) -> tuple[Array, Array]:
     mean = jnp.mean(clipped, axis=-1, keepdims=True)
     var = jnp.mean((clipped - mean) ** 2, axis=-1, keepdims=True)
     return mean, jnp.sqrt(var + SCALE_FLOOR**2)
-
-
-def standardize_scores(x: Float[Array, "*batch n"]) -> Float[Array, "*batch n"]:
-    r"""Map scores to $(0, 1)$ along the last axis, robustly and scale-free.
-
-    $a = \operatorname{squash}((x - \mu) / \sqrt{v + \delta^2})$, with $\mu$
-    and $v$ the mean and variance of $x$ winsorised at 3 robust standard deviations
-    ($1.4826\,\mathrm{MAD}$) around the median, $\delta = 10^{-3}$ and $\sigma$
-    `squash` the logistic function extended linearly beyond 4 standard
-    deviations. For inputs without outliers this is the logistic of the plain
-    z-score (the winsorisation does nothing); a single huge outlier neither
-    squeezes the other values together (its influence on $\mu$ and $v$ is
-    bounded) nor leaks into their soft positions (it stays far away). The
-    floor $\delta$ keeps gradients bounded for constant or near-constant
-    inputs, whose spread is not magnified beyond $1/\delta$.
-    """
-    center, scale = standardization(x)
-    return squash((x - center) / scale)
 
 
 @eqx.filter_jit
@@ -204,8 +184,35 @@ class Prepared:
 
     def scores(self, gated: bool = True) -> Array:
         """The keys the method orders (standardised if asked)."""
-        a = standardize_scores(self.moved) if self.standardize else self.moved
+        a = self.standardized(self.moved)[0]
         return a if gated else jax.lax.stop_gradient(a)
+
+    def standardized(
+        self, values: Array, ascending: Array | None = None
+    ) -> tuple[Array, Array, Array]:
+        r"""`values` (`x`, or `x` reordered) as scores, with the centre and scale.
+
+        With `standardize`, the scores map to $(0, 1)$ robustly and scale-free:
+        $a = \operatorname{squash}((x - \mu) / \sigma)$ with the centre $\mu$
+        and scale $\sigma$ of `standardization` and `squash` the logistic
+        function extended linearly beyond 4 standard deviations. For inputs
+        without outliers this is the logistic of the plain z-score (the
+        winsorisation does nothing); a single huge outlier neither squeezes the
+        other values together (its influence on $\mu$ and $\sigma$ is bounded)
+        nor leaks into their soft positions (it stays far away). The floor of
+        the scale keeps gradients bounded for constant or near-constant inputs,
+        whose spread is not magnified beyond $1/\delta$. `squash` is
+        increasing, so sorted values give sorted scores.
+
+        The statistics come from `ascending`, the sort of `x`, if the caller
+        has it. Without `standardize` the scores are `values`, centre 0, scale 1.
+        """
+        if not self.standardize:
+            return values, jnp.zeros(()), jnp.ones(())
+        if ascending is None:
+            ascending = jnp.sort(self.moved, axis=-1)
+        center, scale = standardization(ascending)
+        return squash((values - center) / scale), center, scale
 
     def sorted_values(self, positions: Array, gated: bool = True) -> Array:
         """The soft-sorted values of `x` at ascending `positions`, `(..., k)`.
@@ -216,22 +223,16 @@ class Prepared:
         monotone map of `x`'s sort, which the standardisation shares.
         """
         if not isinstance(self.method, AbstractValueSortingMethod):
-            keys = self.scores() if gated else jax.lax.stop_gradient(self.scores())
             v = self.moved[..., None]
-            return self.call("sorted_values", keys, v, positions)[..., 0]
+            return self.call("sorted_values", self.scores(gated), v, positions)[..., 0]
         if self.method.order_free:
-            scores, center, scale = self._ascending_scores(
-                jnp.sort(self.moved, axis=-1)
-            )
+            ascending = jnp.sort(self.moved, axis=-1)
+            scores, center, scale = self.standardized(ascending, ascending)
         else:
-            scores = self.scores()
-            if self.standardize:
-                center, scale = standardization(self.moved)
+            scores, center, scale = self.standardized(self.moved)
         keys = scores if gated else jax.lax.stop_gradient(scores)
         out = self.call("sort_scores", keys, scores, positions)
-        if not self.standardize:
-            return out
-        return center + scale * unsquash(out)
+        return center + scale * unsquash(out) if self.standardize else out
 
     def ranks(self, descending: bool) -> Array:
         """The method's soft ranks of the scores, `(..., n)`.
@@ -244,17 +245,9 @@ class Prepared:
             return self.call("ranks", self.scores(), descending)
         order = jnp.argsort(self.moved, axis=-1)
         ascending = jnp.take_along_axis(self.moved, order, axis=-1)
-        ranks = self.call("ranks", self._ascending_scores(ascending)[0], descending)
+        scores = self.standardized(ascending, ascending)[0]
+        ranks = self.call("ranks", scores, descending)
         return jnp.take_along_axis(ranks, inverse_permutation(order), axis=-1)
-
-    def _ascending_scores(self, ascending: Array) -> tuple[Array, Array, Array]:
-        """The scores of `x` sorted (`ascending`), standardised if asked, with
-        the standardisation's centre and scale (`0` and `1` without)."""
-        if not self.standardize:
-            return ascending, jnp.zeros(()), jnp.ones(())
-        center, scale = sorted_standardization(ascending)
-        # `squash` is increasing: the standardised scores stay in order.
-        return squash((ascending - center) / scale), center, scale
 
     def restore(self, y: Array, extra: int = 0) -> Array:
         """Move axis `-1 - extra` of `y` back to the ordered axis and cast back."""

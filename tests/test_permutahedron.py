@@ -167,19 +167,18 @@ def test_vmap_folds_into_the_rows_of_one_loop(mode, x64):
     def project(u, w, eps):
         return permutahedron.project(u, w, eps, mode)
 
+    def check(batched, eps_in, eps_of):
+        got = jax.jit(batched)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps_in))
+        for i, j, r in itertools.product(range(outer), range(inner), range(rows)):
+            want = reference_projection(u[i, j, r], w[i, j, r], eps_of(i, j), mode)
+            np.testing.assert_allclose(got[i, j, r], want, atol=1e-9)
+
     batched = jax.vmap(jax.vmap(project))
-    got = jax.jit(batched)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
-    for i, j, r in itertools.product(range(outer), range(inner), range(rows)):
-        want = reference_projection(u[i, j, r], w[i, j, r], eps[i, j], mode)
-        np.testing.assert_allclose(got[i, j, r], want, atol=1e-9)
+    check(batched, eps, lambda i, j: eps[i, j])
     program = str(jax.make_jaxpr(batched)(u, w, eps))
     assert f"[{outer * inner * rows},{n}," in program  # one stack for all rows
     # A softness mapped by the inner vmap only.
-    inner_only = jax.vmap(jax.vmap(project), (0, 0, None))
-    got = jax.jit(inner_only)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps[0]))
-    for i, j, r in itertools.product(range(outer), range(inner), range(rows)):
-        want = reference_projection(u[i, j, r], w[i, j, r], eps[0, j], mode)
-        np.testing.assert_allclose(got[i, j, r], want, atol=1e-9)
+    check(jax.vmap(jax.vmap(project), (0, 0, None)), eps[0], lambda i, j: eps[0, j])
 
 
 def test_second_derivatives(x64):

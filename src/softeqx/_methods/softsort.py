@@ -5,7 +5,9 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
+from .._projections.simplex import POWERS
 from .._util import inverse_permutation
+from . import softsort_piecewise as piecewise
 from .score import AbstractScoreMethod
 
 
@@ -24,7 +26,11 @@ class SoftSort(AbstractScoreMethod):
     $i$'s own element into two geometric sums along the sorted scores, so the
     sorted payload $P v$ and the products $P^\top u$ behind the ranks take
     O(n log n) time in all (two linear recurrences, see `laplace_sums`)
-    instead of O(n^2). Only the explicit SoftIndex rows are O(n) per row.
+    instead of O(n^2). In the piecewise modes each row's support is a run of
+    sorted neighbours and its entries are truncated powers of the distances,
+    so the same products take O(n log n) time too, by range sums over a
+    segment tree (see `softsort_piecewise`), for rows of `MIN_SIZE` elements
+    or more. Only the explicit SoftIndex rows are O(n) per row.
 
     ??? cite "Reference"
 
@@ -70,11 +76,13 @@ class SoftSort(AbstractScoreMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch k m"]:
-        if mode != "smooth":
+        if _dense(a, mode):
             return super().sorted_values(a, v, positions, softness, mode)
         order = jnp.argsort(a, axis=-1)
         s = jnp.take_along_axis(a, order, axis=-1)
         payload = jnp.take_along_axis(v, order[..., None], axis=-2)
+        if mode != "smooth":
+            return piecewise.apply_rows(s / softness, payload, positions, POWERS[mode])
         ones = jnp.ones_like(payload[..., :1])
         sums = laplace_sums(s, jnp.concatenate([payload, ones], -1), softness)
         sums = jnp.take(sums, positions, axis=-2)
@@ -87,16 +95,24 @@ class SoftSort(AbstractScoreMethod):
         softness: Array,
         mode: str,
     ) -> Float[Array, "*batch n m"]:
-        if mode != "smooth":
+        if _dense(a, mode):
             return super().transpose_apply(a, u, softness, mode)
         order = jnp.argsort(a, axis=-1)
         s = jnp.take_along_axis(a, order, axis=-1)
-        # Row i (position i, centred on s_i) divided by its normaliser, then
-        # summed over rows at each sorted element; elements back in input order.
-        totals = laplace_sums(s, jnp.ones_like(s)[..., None], softness)
-        sums = laplace_sums(s, u / totals, softness)
+        if mode != "smooth":
+            sums = piecewise.apply_columns(s / softness, u, POWERS[mode])
+        else:
+            # Row i (position i, centred on s_i) divided by its normaliser, then
+            # summed over rows at each sorted element.
+            totals = laplace_sums(s, jnp.ones_like(s)[..., None], softness)
+            sums = laplace_sums(s, u / totals, softness)
         inverse = inverse_permutation(order)
         return jnp.take_along_axis(sums, inverse[..., None], axis=-2)
+
+
+def _dense(a: Array, mode: str) -> bool:
+    """Whether a piecewise mode on rows this short takes the dense path."""
+    return mode != "smooth" and a.shape[-1] < piecewise.MIN_SIZE
 
 
 def _decayed_prefix_sums(decay: Array, w: Array, reverse: bool = False) -> Array:

@@ -1,0 +1,242 @@
+r"""SoftSort's piecewise modes (`"c0"`, `"c1"`, `"c2"`) in $O(n \log n)$.
+
+In units of the softness ($u = s / \tau$, with $s$ the sorted scores), row $i$
+of the soft permutation in sorted order is
+
+$$p_{ij} = (r_i - |u_i - u_j|)_+^q, \qquad
+  F_i(r_i) = \sum_j (r_i - |u_i - u_j|)_+^q = 1,$$
+
+with $q = 1, 2, 3$ for c0, c1, c2: the simplex projection of
+$\theta_{ij} = -|u_i - u_j|$ (threshold $\lambda_i = -r_i$). Its support is the
+run of sorted elements within $r_i \le 1$ of $u_i$. On the left of $u_i$ the
+kernel is $(u_j - b_i)^q$ with $b_i = u_i - r_i$, on the right $(a_i - u_j)^q$
+with $a_i = u_i + r_i$: truncated powers summed over an index range, which a
+`PowerTree` gives in $O(\log n)$ (see `power_sums`). So:
+
+- the radius $r_i$ comes from Newton's method on the convex, increasing
+  $F_i$, started at $r = 1$ (an upper bound: the own term alone reaches 1);
+  the iterates decrease monotonically to the root;
+- row sums $\sum_j p_{ij} v_j$ (sorting) query the columns' tree;
+- column sums $\sum_i p_{ij} u_i$ (ranks, and the backward pass of sorting)
+  query a tree over the rows' ends $a_i$ and $b_i$: $r$ is 1-Lipschitz in
+  $u$, so $a$ and $b$ are non-decreasing and the rows covering an element
+  form an index range too.
+
+The backward passes are the projection's closed-form Jacobian,
+$d\theta_{ij} = w_{ij} (dp_{ij} - \mu_i)$ with $w_{ij} = q (r_i - |u_i -
+u_j|)_+^{q-1}$, contracted with $\partial \theta_{ij} / \partial u =
+\mp \operatorname{sign}(u_i - u_j)$ ($\operatorname{sign}(0) = 0$ at ties, as
+in the dense path): again truncated-power sums, of degree $q - 1$, signed by
+side. Nothing of size $n \times n$ is formed, in either pass.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, Int
+
+from .._projections.simplex import _threshold
+from .power_sums import build, query
+
+
+MAX_NEWTON_STEPS = 60
+# Below this many elements the dense chunked path of `score.py` is faster
+# (measured with `scripts/bench_ordering.py`: 1.5x faster at n = 128, 1.4-1.8x
+# slower at n = 256, 3-5x slower at n = 1024).
+MIN_SIZE = 256
+# Sorted neighbours on each side for the first, windowed radius.
+NEIGHBOURS = 8
+
+
+def _search(points: Array, queries: Array, side: str) -> Array:
+    """`jnp.searchsorted` along the last axis, for any batch shape."""
+    search = functools.partial(jnp.searchsorted, side=side)
+    return jnp.vectorize(search, signature="(n),(k)->(k)")(points, queries)
+
+
+class _Rows(NamedTuple):
+    """Rows' centres, radii, normalisers and index ranges in the sorted columns:
+    support `[lo, hi)`, tied with the centre `[tie_lo, tie_hi)`."""
+
+    u: Array
+    r: Array
+    total: Array
+    lo: Array
+    tie_lo: Array
+    tie_hi: Array
+    hi: Array
+
+
+def _side_sums(tree, rows_u, r, lo, tie_lo, tie_hi, hi):
+    """Kernel sums left of, tied with and right of each row's centre, each
+    `(..., k, K+1, m)`; `[..., k, :]` is the sum of `(r - |u_i - u_j|)^k c_j`."""
+    left = query(tree, rows_u, lo, tie_lo, -r)
+    tied = query(tree, rows_u, tie_lo, tie_hi, -r)
+    right = query(tree, rows_u, tie_hi, hi, r)
+    order = right.shape[-2]
+    flip = jnp.asarray([(-1.0) ** k for k in range(order)], right.dtype)
+    return left, tied, right * flip[:, None]
+
+
+def _window_radius(u: Array, positions: Array, q: int) -> Array:
+    """An upper bound on each row's radius, cheaply: the radius for the row's
+    `NEIGHBOURS` sorted neighbours on each side only (a subset of the terms of
+    `F`, so its root is at or above the true one). Exact when the support fits."""
+    n = u.shape[-1]
+    h = min(NEIGHBOURS, n - 1)
+    shifts = range(-h, h + 1)
+    padded = jnp.pad(u, [(0, 0)] * (u.ndim - 1) + [(h, h)], mode="edge")
+    window = jnp.stack([padded[..., h + o : h + o + n] for o in shifts], -1)
+    inside = jnp.stack(
+        [(jnp.arange(n) + o >= 0) & (jnp.arange(n) + o < n) for o in shifts], -1
+    )
+    window, inside = jnp.take(window, positions, axis=-2), inside[positions]
+    rows_u = jnp.take(u, positions, axis=-1)
+    # Outside the row: a score of -2, below any support (r <= 1).
+    theta = jnp.where(inside, -jnp.abs(window - rows_u[..., None]), -2)
+    return -_threshold(theta, q, start=-jnp.ones_like(theta[..., :1]))[..., 0]
+
+
+def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
+    """Radius, normaliser and support of the rows at `positions`."""
+    rows_u = jnp.take(u, positions, axis=-1)
+    tie_lo = _search(u, rows_u, "left")
+    tie_hi = _search(u, rows_u, "right")
+    tree = build(u, jnp.ones_like(u)[..., None], q)
+
+    flip = jnp.asarray([(-1.0) ** k for k in range(q + 1)], u.dtype)
+
+    def evaluate(r: Array) -> tuple[Array, ...]:
+        # The support always holds the ties (`u_i - r` may round to `u_i`).
+        lo = jnp.minimum(_search(u, rows_u - r, "right"), tie_lo)
+        hi = jnp.maximum(_search(u, rows_u + r, "left"), tie_hi)
+        sums = query(tree, rows_u, lo, tie_hi, -r)[..., 0]
+        sums = sums + query(tree, rows_u, tie_hi, hi, r)[..., 0] * flip
+        return sums[..., q], q * sums[..., q - 1], lo, hi
+
+    tol = 64 * jnp.finfo(u.dtype).eps
+    Carry = tuple[Array, ...]
+
+    def cond(carry: Carry) -> Array:
+        step, _, total = carry[:3]
+        return (step < MAX_NEWTON_STEPS) & jnp.any(total - 1 > tol)
+
+    def body(carry: Carry) -> Carry:
+        step, r, total, slope = carry[:4]
+        r = r - jnp.where(total - 1 > tol, (total - 1) / slope, 0)
+        return (step + 1, r, *evaluate(r))
+
+    r = _window_radius(u, positions, q)
+    init = (jnp.zeros((), jnp.int32), r, *evaluate(r))
+    _, r, total, _, lo, hi = jax.lax.while_loop(cond, body, init)
+    return _Rows(rows_u, r, total, lo, tie_lo, tie_hi, hi)
+
+
+def _row_sums(u: Array, rows: _Rows, v: Array, q: int) -> tuple[Array, Array, Array]:
+    """For each row: `P v`, and with `w = q (r - |u_i - u_j|)_+^(q-1)` the sums
+    `sum_j w v_j` and `sum_j w sign(u_i - u_j) v_j`, each `(..., k, m)`."""
+    tree = build(u, v, q)
+    left, tied, right = _side_sums(tree, rows.u, rows.r, *rows[3:])
+    total = left + tied + right
+    product = total[..., q, :] / rows.total[..., None]
+    return product, q * total[..., q - 1, :], q * (left - right)[..., q - 1, :]
+
+
+def _column_sums(
+    u: Array, rows: _Rows, positions: Array, c: Array, q: int
+) -> tuple[Array, Array]:
+    """For each column `j`: `sum_i (r_i - |u_i - u_j|)_+^q c_i` and
+    `sum_i w_ij sign(u_i - u_j) c_i` over the rows at `positions` (weights `c`,
+    `(..., k, m)`), both `(..., n, m)`. Rows are not normalised here: divide
+    `c` by the rows' totals for `P^T c`."""
+    order = jnp.argsort(positions)
+    rows_u, r = (jnp.take(x, order, axis=-1) for x in (rows.u, rows.r))
+    c = jnp.take(c, order, axis=-2)
+    above, below = rows_u + r, rows_u - r
+    tie_lo = _search(rows_u, u, "left")
+    tie_hi = _search(rows_u, u, "right")
+    # The ends are non-decreasing in exact arithmetic; `cummax` keeps the
+    # searches well defined when rounding breaks that by an ulp.
+    last = above.ndim - 1
+    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_lo)
+    hi = jnp.maximum(_search(jax.lax.cummax(below, last), u, "left"), tie_hi)
+    # Rows left of (and tied with) u_j have kernel a_i - u_j, rows right of it
+    # u_j - b_i; the trees keep a_i and b_i as (u_i, +-r_i).
+    tree_above = build(rows_u, c, q, r)
+    left = query(tree_above, u, lo, tie_lo)
+    tied = query(tree_above, u, tie_lo, tie_hi)
+    flip = jnp.asarray([(-1.0) ** k for k in range(q + 1)], c.dtype)
+    right = query(build(rows_u, c, q, -r), u, tie_hi, hi) * flip[:, None]
+    product = (left + tied + right)[..., q, :]
+    return product, q * (right - left)[..., q - 1, :]
+
+
+def _bilinear(
+    u: Array, rows: _Rows, positions: Array, left: Array, right: Array, q: int
+) -> tuple[Array, Array, Array]:
+    """For `f = sum_i left_i . (P right)_i` over the rows at `positions`: the
+    derivative of `f` in `u` (through the projection), `P right` and
+    `P^T left`."""
+    ones = jnp.ones_like(right[..., :1])
+    product, w_sum, w_signed = _row_sums(u, rows, jnp.concatenate([right, ones], -1), q)
+    # mu_i = sum_j w_ij dp_ij / sum_j w_ij with dp_ij = left_i . right_j.
+    mu = jnp.sum(left * w_sum[..., :-1], -1) / w_sum[..., -1]
+    # d theta_ij = w_ij (dp_ij - mu_i); theta_ij = -|u_i - u_j|.
+    d_rows = mu * w_signed[..., -1] - jnp.sum(left * w_signed[..., :-1], -1)
+    weights = jnp.concatenate([left / rows.total[..., None], mu[..., None]], -1)
+    transposed, signed = _column_sums(u, rows, positions, weights, q)
+    d_u = jnp.sum(right * signed[..., :-1], -1) - signed[..., -1]
+    d_u = d_u.at[..., positions].add(d_rows)
+    return d_u, product[..., :-1], transposed[..., :-1]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def apply_rows(
+    u: Float[Array, "*batch n"],
+    v: Float[Array, "*batch n m"],
+    positions: Int[Array, " k"],
+    q: int,
+) -> Float[Array, "*batch k m"]:
+    """`P[positions] @ v` for the sorted, softness-scaled scores `u`."""
+    return _apply_rows_fwd(u, v, positions, q)[0]
+
+
+def _apply_rows_fwd(u, v, positions, q):
+    rows = _solve_rows(u, positions, q)
+    return _row_sums(u, rows, v, q)[0], (u, v, positions, rows)
+
+
+def _apply_rows_bwd(q, residuals, g):
+    u, v, positions, rows = residuals
+    d_u, _, d_v = _bilinear(u, rows, positions, g, v, q)
+    return d_u, d_v, None
+
+
+apply_rows.defvjp(_apply_rows_fwd, _apply_rows_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def apply_columns(
+    u: Float[Array, "*batch n"], c: Float[Array, "*batch n m"], q: int
+) -> Float[Array, "*batch n m"]:
+    """`P^T @ c` for the sorted, softness-scaled scores `u`."""
+    return _apply_columns_fwd(u, c, q)[0]
+
+
+def _apply_columns_fwd(u, c, q):
+    positions = jnp.arange(u.shape[-1])
+    rows = _solve_rows(u, positions, q)
+    out = _column_sums(u, rows, positions, c / rows.total[..., None], q)[0]
+    return out, (u, c, rows)
+
+
+def _apply_columns_bwd(q, residuals, h):
+    u, c, rows = residuals
+    positions = jnp.arange(u.shape[-1])
+    d_u, d_c, _ = _bilinear(u, rows, positions, c, h, q)
+    return d_u, d_c
+
+
+apply_columns.defvjp(_apply_columns_fwd, _apply_columns_bwd)

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 import softeqx
-from helpers import SOFT_MODES, assert_allclose, count_traces, slow_unless
+from helpers import SOFT_MODES, assert_allclose, count_traces, slow_params, slow_unless
 from softeqx._methods.registry import METHODS
 from softeqx.methods import AbstractOrderingMethod, SoftSort
 
@@ -811,10 +811,33 @@ def test_softsort_smooth_products_equal_the_dense_kernel(n, softness, x64):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("mode", ["c0", "c1", "c2"])
+PIECEWISE_SIZES = [
+    (1, 0.3),
+    (2, 0.3),
+    (9, 0.3),
+    (40, 0.05),
+    (300, 1e-3),
+    (300, 0.02),
+    (300, 5.0),
+]
+
+
 @pytest.mark.parametrize(
-    ("n", "softness"),
-    [(1, 0.3), (2, 0.3), (9, 0.3), (40, 0.05), (300, 1e-3), (300, 0.02), (300, 5.0)],
+    ("n", "softness", "mode"),
+    slow_params(
+        [
+            (n, softness, mode)
+            for n, softness in PIECEWISE_SIZES
+            for mode in ("c0", "c1", "c2")
+        ],
+        default=[
+            (1, 0.3, "c2"),
+            (9, 0.3, "c1"),
+            (300, 0.02, "c0"),
+            (300, 1e-3, "c2"),
+            (300, 5.0, "c1"),
+        ],
+    ),
 )
 def test_softsort_piecewise_products_equal_the_dense_projections(
     n, softness, mode, x64, monkeypatch

@@ -14,8 +14,10 @@ with $a_i = u_i + r_i$: truncated powers summed over an index range, which a
 `PowerTree` gives in $O(\log n)$ (see `power_sums`). So:
 
 - the radius $r_i$ comes from Newton's method on the convex, increasing
-  $F_i$, started at $r = 1$ (an upper bound: the own term alone reaches 1);
-  the iterates decrease monotonically to the root;
+  $F_i$, started at the root for the row's 8 nearest sorted neighbours on
+  each side (an upper bound: those terms are part of $F_i$, and exact when
+  the support fits); from above, the iterates decrease monotonically to the
+  root, in two to five evaluations;
 - row sums $\sum_j p_{ij} v_j$ (sorting) query the columns' tree;
 - column sums $\sum_i p_{ij} u_i$ (ranks, and the backward pass of sorting)
   query a tree over the rows' ends $a_i$ and $b_i$: $r$ is 1-Lipschitz in
@@ -28,6 +30,11 @@ u_j|)_+^{q-1}$, contracted with $\partial \theta_{ij} / \partial u =
 \mp \operatorname{sign}(u_i - u_j)$ ($\operatorname{sign}(0) = 0$ at ties, as
 in the dense path): again truncated-power sums, of degree $q - 1$, signed by
 side. Nothing of size $n \times n$ is formed, in either pass.
+
+The ends $a_i$, $b_i$ are never formed as floats: the trees take points and
+queries as `(u, +-r)` pairs and only subtract nearby `u`s (exactly). For
+scores / softness beyond about $10^7$ in float32, $u_i + r_i$ would round to
+$u_i$ and every support would look empty.
 """
 
 import functools
@@ -43,8 +50,8 @@ from .power_sums import build, query
 
 MAX_NEWTON_STEPS = 60
 # Below this many elements the dense chunked path of `score.py` is faster
-# (measured with `scripts/bench_ordering.py`: 1.5x faster at n = 128, 1.4-1.8x
-# slower at n = 256, 3-5x slower at n = 1024).
+# (`scripts/bench_ordering.py`, forward and backward: the dense path is 1.5x
+# faster at n = 128, 1.4-1.8x slower at n = 256 and 3-5x slower at n = 1024).
 MIN_SIZE = 256
 # Sorted neighbours on each side for the first, windowed radius.
 NEIGHBOURS = 8
@@ -124,12 +131,16 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
         return (step < MAX_NEWTON_STEPS) & jnp.any(total - 1 > tol)
 
     def body(carry: Carry) -> Carry:
-        step, r, total, slope = carry[:4]
+        # Evaluate at `r`, then step; a row that has converged keeps its `r`,
+        # so at the end `r` is the point of the last evaluation.
+        step, r = carry[:2]
+        total, slope, lo, hi = evaluate(r)
         r = r - jnp.where(total - 1 > tol, (total - 1) / slope, 0)
-        return (step + 1, r, *evaluate(r))
+        return step + 1, r, total, slope, lo, hi
 
     r = _window_radius(u, positions, q)
-    init = (jnp.zeros((), jnp.int32), r, *evaluate(r))
+    unknown = jnp.full_like(r, jnp.inf)  # no evaluation yet: take a first step
+    init = (jnp.zeros((), jnp.int32), r, unknown, unknown, tie_lo, tie_hi)
     _, r, total, _, lo, hi = jax.lax.while_loop(cond, body, init)
     return _Rows(rows_u, r, total, lo, tie_lo, tie_hi, hi)
 

@@ -124,7 +124,7 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
         return sums[..., q], q * sums[..., q - 1], lo, hi
 
     tol = 64 * jnp.finfo(u.dtype).eps
-    Carry = tuple[Array, ...]
+    Carry = tuple[Array, Array, Array, Array, Array, Array]
 
     def cond(carry: Carry) -> Array:
         step, _, total = carry[:3]

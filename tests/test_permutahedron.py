@@ -131,7 +131,11 @@ def test_pav_matches_textbook_pav(mode, rounds, u, data, eps):
 
 
 @pytest.mark.parametrize(
-    ("mode", "eps"), [("smooth", 0.01), ("c0", 0.03), ("c1", 0.3), ("c2", 0.3)]
+    ("mode", "eps"),
+    slow_params(
+        [("smooth", 0.01), ("c0", 0.03), ("c1", 0.3), ("c2", 0.3)],
+        default=[("smooth", 0.01), ("c0", 0.03)],
+    ),
 )
 def test_long_merge_chains_finish_on_the_stack(mode, eps, x64):
     """Widely spread `w` against a fine grid: pooling cascades far beyond the
@@ -152,7 +156,7 @@ def test_long_merge_chains_finish_on_the_stack(mode, eps, x64):
         np.testing.assert_allclose(got[row], want, atol=1e-9)
 
 
-@pytest.mark.parametrize("mode", ["smooth", "c1"])
+@pytest.mark.parametrize("mode", slow_params(["smooth", "c1"], default=["smooth"]))
 def test_vmap_folds_into_the_rows_of_one_loop(mode, x64):
     """Under `jax.vmap` (nested, with one softness per instance) the projection
     equals the per-instance textbook answer, and the stack loop runs once over

@@ -44,11 +44,10 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from .._projections.simplex import _threshold
+from .._projections.simplex import MAX_NEWTON_STEPS, _threshold
 from .power_sums import build, query
 
 
-MAX_NEWTON_STEPS = 60
 # Below this many elements the dense chunked path of `score.py` is faster
 # (`scripts/bench_ordering.py`, forward and backward: the dense path is 1.5x
 # faster at n = 128, 1.4-1.8x slower at n = 256 and 3-5x slower at n = 1024).
@@ -81,10 +80,14 @@ def _side_sums(tree, rows_u, r, lo, tie_lo, tie_hi, hi):
     `(..., k, K+1, m)`; `[..., k, :]` is the sum of `(r - |u_i - u_j|)^k c_j`."""
     left = query(tree, rows_u, lo, tie_lo, -r)
     tied = query(tree, rows_u, tie_lo, tie_hi, -r)
-    right = query(tree, rows_u, tie_hi, hi, r)
-    order = right.shape[-2]
-    flip = jnp.asarray([(-1.0) ** k for k in range(order)], right.dtype)
-    return left, tied, right * flip[:, None]
+    return left, tied, _mirrored(query(tree, rows_u, tie_hi, hi, r))
+
+
+def _mirrored(sums: Array) -> Array:
+    """Power sums `sum (y - x)^k c` (powers on axis -2) -> `sum (x - y)^k c`."""
+    powers = sums.shape[-2]
+    signs = jnp.asarray([(-1.0) ** k for k in range(powers)], sums.dtype)
+    return sums * signs[:, None]
 
 
 def _window_radius(u: Array, positions: Array, q: int) -> Array:
@@ -113,14 +116,12 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
     tie_hi = _search(u, rows_u, "right")
     tree = build(u, jnp.ones_like(u)[..., None], q)
 
-    flip = jnp.asarray([(-1.0) ** k for k in range(q + 1)], u.dtype)
-
     def evaluate(r: Array) -> tuple[Array, ...]:
         # The support always holds the ties (`u_i - r` may round to `u_i`).
         lo = jnp.minimum(_search(u, rows_u - r, "right"), tie_lo)
         hi = jnp.maximum(_search(u, rows_u + r, "left"), tie_hi)
-        sums = query(tree, rows_u, lo, tie_hi, -r)[..., 0]
-        sums = sums + query(tree, rows_u, tie_hi, hi, r)[..., 0] * flip
+        sums = query(tree, rows_u, lo, tie_hi, -r)
+        sums = (sums + _mirrored(query(tree, rows_u, tie_hi, hi, r)))[..., 0]
         return sums[..., q], q * sums[..., q - 1], lo, hi
 
     tol = 64 * jnp.finfo(u.dtype).eps
@@ -178,8 +179,7 @@ def _column_sums(
     tree_above = build(rows_u, c, q, r)
     left = query(tree_above, u, lo, tie_lo)
     tied = query(tree_above, u, tie_lo, tie_hi)
-    flip = jnp.asarray([(-1.0) ** k for k in range(q + 1)], c.dtype)
-    right = query(build(rows_u, c, q, -r), u, tie_hi, hi) * flip[:, None]
+    right = _mirrored(query(build(rows_u, c, q, -r), u, tie_hi, hi))
     product = (left + tied + right)[..., q, :]
     return product, q * (right - left)[..., q - 1, :]
 

@@ -44,16 +44,18 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from .._projections.simplex import MAX_NEWTON_STEPS, _threshold
-from .power_sums import build, query
+from .._projections.simplex import MAX_NEWTON_STEPS
+from .power_sums import _shift, build, query
 
 
 # Below this many elements the dense chunked path of `score.py` is faster
 # (`scripts/bench_ordering.py`, forward and backward: the dense path is 1.5x
 # faster at n = 128, 1.4-1.8x slower at n = 256 and 3-5x slower at n = 1024).
 MIN_SIZE = 256
-# Sorted neighbours on each side for the first, windowed radius.
-NEIGHBOURS = 8
+# Newton steps on the weighted neighbours' sum for the first radius.
+START_STEPS = 3
+# Newton steps on the support's polynomial between two evaluations of `F`.
+REFINE_STEPS = 4
 
 
 def _search(points: Array, queries: Array, side: str) -> Array:
@@ -90,23 +92,97 @@ def _mirrored(sums: Array) -> Array:
     return sums * signs[:, None]
 
 
-def _window_radius(u: Array, positions: Array, q: int) -> Array:
-    """An upper bound on each row's radius, cheaply: the radius for the row's
-    `NEIGHBOURS` sorted neighbours on each side only (a subset of the terms of
-    `F`, so its root is at or above the true one). Exact when the support fits."""
+def _offsets(n: int) -> list[int]:
+    """Neighbour offsets 1, 2, 3, 4, 6, 8, 12, 16, ... (two per octave) below
+    `n - 1`, then `n - 1`."""
+    offsets, power = [1], 2
+    while power < n - 1:
+        offsets += [power, power + power // 2]
+        power *= 2
+    return [o for o in offsets if o < n - 1] + [n - 1] if n > 1 else []
+
+
+def _start_radius(u: Array, positions: Array, q: int) -> Array:
+    """An upper bound on each row's radius, close to it for smooth densities.
+
+    Neighbours at offsets `1, 2, 3, 4, 6, 8, ...` on each side stand for the
+    groups of elements between them, weighted by the group's size and placed
+    at its farthest element. That undercounts every group's kernel, so the
+    root of the weighted sum `G <= F` lies at or above the radius. Newton's
+    method on the convex, increasing `G` from above (from the closed-form bound
+    for the first groups alone) keeps it there.
+    """
     n = u.shape[-1]
-    h = min(NEIGHBOURS, n - 1)
-    shifts = range(-h, h + 1)
-    padded = jnp.pad(u, [(0, 0)] * (u.ndim - 1) + [(h, h)], mode="edge")
-    window = jnp.stack([padded[..., h + o : h + o + n] for o in shifts], -1)
-    inside = jnp.stack(
-        [(jnp.arange(n) + o >= 0) & (jnp.arange(n) + o < n) for o in shifts], -1
-    )
-    window, inside = jnp.take(window, positions, axis=-2), inside[positions]
     rows_u = jnp.take(u, positions, axis=-1)
-    # Outside the row: a score of -2, below any support (r <= 1).
-    theta = jnp.where(inside, -jnp.abs(window - rows_u[..., None]), -2)
-    return -_threshold(theta, q, start=-jnp.ones_like(theta[..., :1]))[..., 0]
+    distances, weights, previous = [], [], 0
+    for offset in _offsets(n):
+        for sign in (1, -1):
+            # Elements i + sign * (previous, offset] inside the row.
+            room = n - 1 - positions if sign > 0 else positions
+            count = jnp.clip(jnp.minimum(offset, room) - previous, 0)
+            index = jnp.clip(positions + sign * offset, 0, n - 1)
+            distances.append(sign * (jnp.take(u, index, axis=-1) - rows_u))
+            weights.append(count.astype(u.dtype))
+        previous = offset
+    # All elements within offset o of i are within the larger of the two group
+    # distances, so F(r) >= N (r - d)^q: r <= d + N^(-1/q), for every group.
+    r, within = jnp.ones_like(rows_u), jnp.ones_like(rows_u)
+    for j in range(0, len(distances), 2):
+        within = within + weights[j] + weights[j + 1]
+        reach = jnp.maximum(distances[j], distances[j + 1])
+        r = jnp.minimum(r, reach + within ** (-1 / q))
+    for _ in range(START_STEPS):
+        value, slope = r**q, q * r ** (q - 1)
+        for d, w in zip(distances, weights, strict=True):
+            gap = jnp.maximum(r - d, 0)
+            value = value + w * gap**q
+            slope = slope + w * q * (
+                gap ** (q - 1) if q > 1 else (gap > 0).astype(gap.dtype)
+            )
+        r = r - (value - 1) / slope
+    return r
+
+
+def _refine(
+    r: Array, moments: Array, far: Array, q: int, tol: float
+) -> tuple[Array, Array, Array]:
+    """A smaller upper bound on the radius, from `F`'s moments at `r`, whether
+    it is the root, and `F` there if it is.
+
+    `moments[..., l] = sum_j (r - d_j)^l` over the support at `r`, whose
+    farthest element is at distance `far`. The candidates, each an upper bound:
+
+    - the plain Newton step on `F` (by convexity);
+    - the root of the support's polynomial `P(r') = sum_j (r' - d_j)^q`, found
+      by Newton's method on the moments moved to `r'`: where `P(r') >= 1` and
+      `P` increases (odd `q`, or `r' >= far`, where `P = F`). It is the root of
+      `F` itself when it lies above `far`: no element has left the support;
+    - `far`, where `F(far) = P(far) >= 1`.
+    """
+    moments = moments[..., None]
+
+    def value_and_slope(delta: Array) -> tuple[Array, Array]:
+        # P(r - delta) and its slope, moving the moments by delta.
+        shifted = _shift(moments, -delta)[..., 0]
+        return shifted[..., q], q * shifted[..., q - 1]
+
+    def newton(delta: Array) -> Array:
+        value, slope = value_and_slope(delta)
+        return delta + jnp.where(slope > 0, (value - 1) / slope, 0)
+
+    step = newton(jnp.zeros_like(r))
+    delta = step
+    for _ in range(REFINE_STEPS):
+        delta = newton(delta)
+    value = value_and_slope(delta)[0]
+    root = r - delta
+    rising = (root >= far) if q % 2 == 0 else jnp.ones_like(root, bool)
+    valid = rising & (value >= 1 - tol)
+    exact = valid & (root > far) & (delta >= 0) & (value - 1 <= tol)
+    far_valid = value_and_slope(r - far)[0] >= 1
+    bound = jnp.minimum(r - step, jnp.where(valid, root, jnp.inf))
+    bound = jnp.minimum(bound, jnp.where(far_valid, far, jnp.inf))
+    return jnp.where(exact, root, bound), exact, value
 
 
 def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
@@ -121,28 +197,43 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
         lo = jnp.minimum(_search(u, rows_u - r, "right"), tie_lo)
         hi = jnp.maximum(_search(u, rows_u + r, "left"), tie_hi)
         sums = query(tree, rows_u, lo, tie_hi, -r)
-        sums = (sums + _mirrored(query(tree, rows_u, tie_hi, hi, r)))[..., 0]
-        return sums[..., q], q * sums[..., q - 1], lo, hi
+        moments = (sums + _mirrored(query(tree, rows_u, tie_hi, hi, r)))[..., 0]
+        ends = jnp.take_along_axis(u, jnp.concatenate([lo, hi - 1], -1), axis=-1)
+        first, last = jnp.split(ends, 2, axis=-1)
+        far = jnp.maximum(rows_u - first, last - rows_u)
+        return moments, far, lo, hi
 
-    tol = 64 * jnp.finfo(u.dtype).eps
+    tol = 64 * float(jnp.finfo(u.dtype).eps)
     Carry = tuple[Array, Array, Array, Array, Array, Array]
 
     def cond(carry: Carry) -> Array:
-        step, _, total = carry[:3]
-        return (step < MAX_NEWTON_STEPS) & jnp.any(total - 1 > tol)
+        step, _, _, _, _, done = carry
+        return (step < MAX_NEWTON_STEPS) & ~jnp.all(done)
 
     def body(carry: Carry) -> Carry:
-        # Evaluate at `r`, then step; a row that has converged keeps its `r`,
-        # so at the end `r` is the point of the last evaluation.
-        step, r = carry[:2]
-        total, slope, lo, hi = evaluate(r)
-        r = r - jnp.where(total - 1 > tol, (total - 1) / slope, 0)
-        return step + 1, r, total, slope, lo, hi
+        # Rows that are done keep their radius, normaliser and support.
+        step, r, total, lo, hi, done = carry
+        moments, far, new_lo, new_hi = evaluate(r)
+        new_total = moments[..., q]
+        converged = jnp.abs(new_total - 1) <= tol
+        new_r, exact, root_total = _refine(r, moments, far, q, tol)
+        new_total = jnp.where(converged, new_total, root_total)
+        new_r = jnp.where(converged, r, new_r)
+        keep = done
+        done = done | converged | exact
+        return (
+            step + 1,
+            jnp.where(keep, r, new_r),
+            jnp.where(keep, total, new_total),
+            jnp.where(keep, lo, new_lo),
+            jnp.where(keep, hi, new_hi),
+            done,
+        )
 
-    r = _window_radius(u, positions, q)
-    unknown = jnp.full_like(r, jnp.inf)  # no evaluation yet: take a first step
-    init = (jnp.zeros((), jnp.int32), r, unknown, unknown, tie_lo, tie_hi)
-    _, r, total, _, lo, hi = jax.lax.while_loop(cond, body, init)
+    r = _start_radius(u, positions, q)
+    init = (jnp.zeros((), jnp.int32), r, jnp.ones_like(r), tie_lo, tie_hi)
+    init = (*init, jnp.zeros_like(r, bool))
+    _, r, total, lo, hi, _ = jax.lax.while_loop(cond, body, init)
     return _Rows(rows_u, r, total, lo, tie_lo, tie_hi, hi)
 
 

@@ -14,7 +14,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import check_positive_int, float_dtypes
 from .._custom_types import Mode, SoftIndex
-from .._methods.base import AbstractValueSortingMethod, average_ranks
+from .._methods.base import average_ranks
 from .prepare import Prepared
 
 
@@ -464,10 +464,9 @@ def top_k(
         onehot = _one_hot(index, prep.n, prep.x)
         return jnp.moveaxis(values, -1, prep.axis), jnp.moveaxis(onehot, -2, prep.axis)
     positions = prep.n - 1 - jnp.arange(k)
+    # The values are not computed from the rows: `sorted_values` never holds
+    # `k x n` entries at once (and costs O(n log n) for softsort), so a caller
+    # who only uses the values (under `jax.jit`) never pays for the rows.
     p = prep.call("rows", prep.scores(), positions)
-    if isinstance(prep.method, AbstractValueSortingMethod):
-        values = prep.sorted_values(positions, gated_grad)
-    else:
-        weights = p if gated_grad else jax.lax.stop_gradient(p)
-        values = (weights @ prep.moved[..., None])[..., 0]
+    values = prep.sorted_values(positions, gated_grad)
     return prep.restore(values), prep.restore(p, extra=1)

@@ -804,7 +804,10 @@ def _assert_softsort_products_equal_dense(n: int, softness: float, mode: str):
     fast, dense = products(False)(a, v, tau), products(True)(a, v, tau)
     for got, want in zip(jax.tree.leaves(fast), jax.tree.leaves(dense), strict=True):
         assert np.all(np.isfinite(got))
-        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+        # Entries that are 0 (tied elements' derivatives) may come out as a
+        # rounding error of the others' size.
+        scale = max(1.0, float(np.max(np.abs(want))))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * scale)
 
 
 @pytest.mark.parametrize(

@@ -77,14 +77,6 @@ class _Rows(NamedTuple):
     hi: Array
 
 
-def _side_sums(tree, rows_u, r, lo, tie_lo, tie_hi, hi):
-    """Kernel sums left of, tied with and right of each row's centre, each
-    `(..., k, K+1, m)`; `[..., k, :]` is the sum of `(r - |u_i - u_j|)^k c_j`."""
-    left = query(tree, rows_u, lo, tie_lo, -r)
-    tied = query(tree, rows_u, tie_lo, tie_hi, -r)
-    return left, tied, _mirrored(query(tree, rows_u, tie_hi, hi, r))
-
-
 def _mirrored(sums: Array) -> Array:
     """Power sums `sum (y - x)^k c` (powers on axis -2) -> `sum (x - y)^k c`."""
     powers = sums.shape[-2]
@@ -237,42 +229,57 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
     return _Rows(rows_u, r, total, lo, tie_lo, tie_hi, hi)
 
 
-def _row_sums(u: Array, rows: _Rows, v: Array, q: int) -> tuple[Array, Array, Array]:
-    """For each row: `P v`, and with `w = q (r - |u_i - u_j|)_+^(q-1)` the sums
-    `sum_j w v_j` and `sum_j w sign(u_i - u_j) v_j`, each `(..., k, m)`."""
-    tree = build(u, v, q)
-    left, tied, right = _side_sums(tree, rows.u, rows.r, *rows[3:])
-    total = left + tied + right
-    product = total[..., q, :] / rows.total[..., None]
-    return product, q * total[..., q - 1, :], q * (left - right)[..., q - 1, :]
+def _row_sums(u: Array, rows: _Rows, v: Array, order: int) -> tuple[Array, Array]:
+    """`sum_j (r_i - |u_i - u_j|)^k v_j` for `k <= order` over each row's
+    support: the elements left of and tied with its centre, and those right of
+    it, each `(..., k, order + 1, m)`."""
+    tree = build(u, v, order)
+    near = query(tree, rows.u, rows.lo, rows.tie_hi, -rows.r)
+    return near, _mirrored(query(tree, rows.u, rows.tie_hi, rows.hi, rows.r))
 
 
 def _column_sums(
-    u: Array, rows: _Rows, positions: Array, c: Array, q: int
+    u: Array, rows: _Rows, positions: Array, c: Array, order: int
 ) -> tuple[Array, Array]:
-    """For each column `j`: `sum_i (r_i - |u_i - u_j|)_+^q c_i` and
-    `sum_i w_ij sign(u_i - u_j) c_i` over the rows at `positions` (weights `c`,
-    `(..., k, m)`), both `(..., n, m)`. Rows are not normalised here: divide
-    `c` by the rows' totals for `P^T c`."""
-    order = jnp.argsort(positions)
-    rows_u, r = (jnp.take(x, order, axis=-1) for x in (rows.u, rows.r))
-    c = jnp.take(c, order, axis=-2)
+    """`sum_i (r_i - |u_i - u_j|)^k c_i` for `k <= order` and each column `j`,
+    over the rows at `positions` (weights `c`, `(..., k, m)`) whose support
+    holds it: those left of and tied with `u_j`, and those right of it, each
+    `(..., n, order + 1, m)`."""
+    order_of_rows = jnp.argsort(positions)
+    rows_u, r = (jnp.take(x, order_of_rows, axis=-1) for x in (rows.u, rows.r))
+    c = jnp.take(c, order_of_rows, axis=-2)
     above, below = rows_u + r, rows_u - r
-    tie_lo = _search(rows_u, u, "left")
     tie_hi = _search(rows_u, u, "right")
     # The ends are non-decreasing in exact arithmetic; `cummax` keeps the
     # searches well defined when rounding breaks that by an ulp.
     last = above.ndim - 1
-    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_lo)
+    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_hi)
     hi = jnp.maximum(_search(jax.lax.cummax(below, last), u, "left"), tie_hi)
     # Rows left of (and tied with) u_j have kernel a_i - u_j, rows right of it
     # u_j - b_i; the trees keep a_i and b_i as (u_i, +-r_i).
-    tree_above = build(rows_u, c, q, r)
-    left = query(tree_above, u, lo, tie_lo)
-    tied = query(tree_above, u, tie_lo, tie_hi)
-    right = _mirrored(query(build(rows_u, c, q, -r), u, tie_hi, hi))
-    product = (left + tied + right)[..., q, :]
-    return product, q * (right - left)[..., q - 1, :]
+    near = query(build(rows_u, c, order, r), u, lo, tie_hi)
+    return near, _mirrored(query(build(rows_u, c, order, -r), u, tie_hi, hi))
+
+
+def _run_sums(u: Array, items: Array, c: Array) -> Array:
+    """Sums of `c` (`(..., k, m)`, one per item; `items` index the sorted
+    elements) over the items in each run of equal scores, `(..., n, m)` by
+    run number (see `_runs`). Run by run, so exactly: no differences of
+    prefix sums."""
+    n = u.shape[-1]
+    item_runs = jnp.take(_runs(u), items, axis=-1)
+    flat_runs = item_runs.reshape(-1, item_runs.shape[-1])
+    flat_c = c.reshape(-1, *c.shape[-2:])
+    sums = jax.vmap(lambda g, w: jax.ops.segment_sum(w, g, n))(flat_runs, flat_c)
+    return sums.reshape(*c.shape[:-2], n, c.shape[-1])
+
+
+def _runs(u: Array) -> Array:
+    """The run of equal values each sorted element belongs to, numbered 0, 1, ..."""
+    starts = jnp.concatenate(
+        [jnp.ones_like(u[..., :1], bool), u[..., 1:] != u[..., :-1]], -1
+    )
+    return jnp.cumsum(starts, -1) - 1
 
 
 def _bilinear(
@@ -280,18 +287,36 @@ def _bilinear(
 ) -> tuple[Array, Array, Array]:
     """For `f = sum_i left_i . (P right)_i` over the rows at `positions`: the
     derivative of `f` in `u` (through the projection), `P right` and
-    `P^T left`."""
+    `P^T left`.
+
+    The kernel's slope in `u` is `-sign(u_i - u_j) w_ij`, with `sign(0) = 0`:
+    tied elements count in the weights `w` but not in the signed sums, so
+    their share (`r^(q-1)` times their payload) comes off the left side.
+    """
+    n = u.shape[-1]
+    runs = _runs(u)
+    row_runs = jnp.take(runs, positions, axis=-1)[..., None]
     ones = jnp.ones_like(right[..., :1])
-    product, w_sum, w_signed = _row_sums(u, rows, jnp.concatenate([right, ones], -1), q)
+    payload = jnp.concatenate([right, ones], -1)
+    near, far = _row_sums(u, rows, payload, q)
+    tied = _run_sums(u, jnp.arange(n), payload)
+    tied = jnp.take_along_axis(tied, row_runs, axis=-2)
+    tied = rows.r[..., None] ** (q - 1) * tied
+    w_sum = q * (near + far)[..., q - 1, :]
+    w_signed = q * (near[..., q - 1, :] - tied - far[..., q - 1, :])
     # mu_i = sum_j w_ij dp_ij / sum_j w_ij with dp_ij = left_i . right_j.
     mu = jnp.sum(left * w_sum[..., :-1], -1) / w_sum[..., -1]
     # d theta_ij = w_ij (dp_ij - mu_i); theta_ij = -|u_i - u_j|.
     d_rows = mu * w_signed[..., -1] - jnp.sum(left * w_signed[..., :-1], -1)
     weights = jnp.concatenate([left / rows.total[..., None], mu[..., None]], -1)
-    transposed, signed = _column_sums(u, rows, positions, weights, q)
+    c_near, c_far = _column_sums(u, rows, positions, weights, q)
+    tied = _run_sums(u, positions, rows.r[..., None] ** (q - 1) * weights)
+    tied = jnp.take_along_axis(tied, runs[..., None], axis=-2)
+    signed = q * (c_far[..., q - 1, :] - (c_near[..., q - 1, :] - tied))
     d_u = jnp.sum(right * signed[..., :-1], -1) - signed[..., -1]
     d_u = d_u.at[..., positions].add(d_rows)
-    return d_u, product[..., :-1], transposed[..., :-1]
+    product = (near + far)[..., q, :-1] / rows.total[..., None]
+    return d_u, product, (c_near + c_far)[..., q, :-1]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -307,7 +332,8 @@ def apply_rows(
 
 def _apply_rows_fwd(u, v, positions, q):
     rows = _solve_rows(u, positions, q)
-    return _row_sums(u, rows, v, q)[0], (u, v, positions, rows)
+    near, far = _row_sums(u, rows, v, q)
+    return (near + far)[..., q, :] / rows.total[..., None], (u, v, positions, rows)
 
 
 def _apply_rows_bwd(q, residuals, g):
@@ -330,7 +356,8 @@ def apply_columns(
 def _apply_columns_fwd(u, c, q):
     positions = jnp.arange(u.shape[-1])
     rows = _solve_rows(u, positions, q)
-    out = _column_sums(u, rows, positions, c / rows.total[..., None], q)[0]
+    near, far = _column_sums(u, rows, positions, c / rows.total[..., None], q)
+    out = (near + far)[..., q, :]
     return out, (u, c, rows)
 
 

@@ -56,6 +56,10 @@ MIN_SIZE = 256
 START_STEPS = 3
 # Newton steps on the support's polynomial between two evaluations of `F`.
 REFINE_STEPS = 4
+# Evaluations for every row, then for the unsolved rows only, up to one in
+# `STRAGGLERS` at a time.
+FULL_ROUNDS = 2
+STRAGGLERS = 16
 
 
 def _search(points: Array, queries: Array, side: str) -> Array:
@@ -95,14 +99,15 @@ def _offsets(n: int) -> list[int]:
 
 
 def _start_radius(u: Array, positions: Array, q: int) -> Array:
-    """An upper bound on each row's radius, close to it for smooth densities.
+    """An estimate of each row's radius, accurate for smooth densities.
 
     Neighbours at offsets `1, 2, 3, 4, 6, 8, ...` on each side stand for the
-    groups of elements between them, weighted by the group's size and placed
-    at its farthest element. That undercounts every group's kernel, so the
-    root of the weighted sum `G <= F` lies at or above the radius. Newton's
-    method on the convex, increasing `G` from above (from the closed-form bound
-    for the first groups alone) keeps it there.
+    groups of elements between them: each group's kernel sum is estimated by
+    the trapezoid rule on its two ends (its size times the mean of the kernel
+    at the previous neighbour and at its own). Newton's method on that sum,
+    convex and increasing like `F`, from the closed-form upper bound for the
+    first groups alone, gives the estimate; it may lie on either side of the
+    radius (`_refine` takes either).
     """
     n = u.shape[-1]
     rows_u = jnp.take(u, positions, axis=-1)
@@ -123,8 +128,15 @@ def _start_radius(u: Array, positions: Array, q: int) -> Array:
         within = within + weights[j] + weights[j + 1]
         reach = jnp.maximum(distances[j], distances[j + 1])
         r = jnp.minimum(r, reach + within ** (-1 / q))
+    # Trapezoid weights: half of each group at its far end, half at its near
+    # end, which is the previous group's far end (or the row's own element).
+    own = 1 + (weights[0] + weights[1]) / 2 if weights else 1
+    weights = [
+        (w + (weights[j + 2] if j + 2 < len(weights) else 0)) / 2
+        for j, w in enumerate(weights)
+    ]
     for _ in range(START_STEPS):
-        value, slope = r**q, q * r ** (q - 1)
+        value, slope = own * r**q, own * q * r ** (q - 1)
         for d, w in zip(distances, weights, strict=True):
             gap = jnp.maximum(r - d, 0)
             value = value + w * gap**q
@@ -136,19 +148,22 @@ def _start_radius(u: Array, positions: Array, q: int) -> Array:
 
 
 def _refine(
-    r: Array, moments: Array, far: Array, q: int, tol: float
+    r: Array, moments: Array, far: Array, near: Array, q: int, tol: float
 ) -> tuple[Array, Array, Array]:
-    """A smaller upper bound on the radius, from `F`'s moments at `r`, whether
-    it is the root, and `F` there if it is.
+    """A radius closer to the root, from `F`'s moments at `r`; whether it is
+    the root, and `F` there if it is.
 
     `moments[..., l] = sum_j (r - d_j)^l` over the support at `r`, whose
-    farthest element is at distance `far`. The candidates, each an upper bound:
+    farthest element is at distance `far`; the nearest element outside it is
+    at `near`. The candidates, each an upper bound on the root:
 
-    - the plain Newton step on `F` (by convexity);
+    - the plain Newton step on `F` (by convexity, from either side);
     - the root of the support's polynomial `P(r') = sum_j (r' - d_j)^q`, found
-      by Newton's method on the moments moved to `r'`: where `P(r') >= 1` and
-      `P` increases (odd `q`, or `r' >= far`, where `P = F`). It is the root of
-      `F` itself when it lies above `far`: no element has left the support;
+      by Newton's method on the moments moved to `r'`, where `P(r') >= 1` and
+      `P` increases there (odd `q`, or `r' >= far`): below `r` it bounds `F`
+      from below for odd `q` and equals it above `far`; above `r` it misses
+      only the elements that enter. It is the root of `F` itself when no
+      element crosses on the way: `far < r' <= near`;
     - `far`, where `F(far) = P(far) >= 1`.
     """
     moments = moments[..., None]
@@ -170,63 +185,109 @@ def _refine(
     root = r - delta
     rising = (root >= far) if q % 2 == 0 else jnp.ones_like(root, bool)
     valid = rising & (value >= 1 - tol)
-    exact = valid & (root > far) & (delta >= 0) & (value - 1 <= tol)
+    exact = valid & (root > far) & (root <= near) & (value - 1 <= tol)
     far_valid = value_and_slope(r - far)[0] >= 1
     bound = jnp.minimum(r - step, jnp.where(valid, root, jnp.inf))
     bound = jnp.minimum(bound, jnp.where(far_valid, far, jnp.inf))
     return jnp.where(exact, root, bound), exact, value
 
 
+class _State(NamedTuple):
+    """Each row's radius, normaliser, support and whether it is solved."""
+
+    r: Array
+    total: Array
+    lo: Array
+    hi: Array
+    done: Array
+
+
 def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
-    """Radius, normaliser and support of the rows at `positions`."""
+    """Radius, normaliser and support of the rows at `positions`.
+
+    `FULL_ROUNDS` evaluations of `F` for every row, then rounds over the rows
+    not solved yet only, up to `1 / STRAGGLERS` of them at a time: after two
+    rounds almost every row is solved, and a last few should not cost a pass
+    over all of them.
+    """
+    n = u.shape[-1]
     rows_u = jnp.take(u, positions, axis=-1)
     tie_lo = _search(u, rows_u, "left")
     tie_hi = _search(u, rows_u, "right")
     tree = build(u, jnp.ones_like(u)[..., None], q)
-
-    def evaluate(r: Array) -> tuple[Array, ...]:
-        # The support always holds the ties (`u_i - r` may round to `u_i`).
-        lo = jnp.minimum(_search(u, rows_u - r, "right"), tie_lo)
-        hi = jnp.maximum(_search(u, rows_u + r, "left"), tie_hi)
-        sums = query(tree, rows_u, lo, tie_hi, -r)
-        moments = (sums + _mirrored(query(tree, rows_u, tie_hi, hi, r)))[..., 0]
-        ends = jnp.take_along_axis(u, jnp.concatenate([lo, hi - 1], -1), axis=-1)
-        first, last = jnp.split(ends, 2, axis=-1)
-        far = jnp.maximum(rows_u - first, last - rows_u)
-        return moments, far, lo, hi
-
     tol = 64 * float(jnp.finfo(u.dtype).eps)
-    Carry = tuple[Array, Array, Array, Array, Array, Array]
 
-    def cond(carry: Carry) -> Array:
-        step, _, _, _, _, done = carry
-        return (step < MAX_NEWTON_STEPS) & ~jnp.all(done)
-
-    def body(carry: Carry) -> Carry:
-        # Rows that are done keep their radius, normaliser and support.
-        step, r, total, lo, hi, done = carry
-        moments, far, new_lo, new_hi = evaluate(r)
-        new_total = moments[..., q]
-        converged = jnp.abs(new_total - 1) <= tol
-        new_r, exact, root_total = _refine(r, moments, far, q, tol)
-        new_total = jnp.where(converged, new_total, root_total)
-        new_r = jnp.where(converged, r, new_r)
-        keep = done
-        done = done | converged | exact
-        return (
-            step + 1,
-            jnp.where(keep, r, new_r),
-            jnp.where(keep, total, new_total),
-            jnp.where(keep, lo, new_lo),
-            jnp.where(keep, hi, new_hi),
-            done,
+    def advance(centre: Array, low: Array, high: Array, state: _State) -> _State:
+        """Evaluate `F` at the rows' radii, then refine; rows already solved
+        keep their state."""
+        r = state.r
+        # The support always holds the ties (`u_i - r` may round to `u_i`).
+        lo = jnp.minimum(_search(u, centre - r, "right"), low)
+        hi = jnp.maximum(_search(u, centre + r, "left"), high)
+        sums = query(tree, centre, lo, high, -r)
+        moments = (sums + _mirrored(query(tree, centre, high, hi, r)))[..., 0]
+        # The farthest elements inside, and the nearest outside, each side.
+        ends = jnp.concatenate([lo, hi - 1, lo - 1, hi], -1)
+        ends = jnp.take_along_axis(u, jnp.clip(ends, 0, n - 1), axis=-1)
+        first, last, before, after = jnp.split(ends, 4, axis=-1)
+        far = jnp.maximum(centre - first, last - centre)
+        near = jnp.minimum(
+            jnp.where(lo > 0, centre - before, jnp.inf),
+            jnp.where(hi < n, after - centre, jnp.inf),
+        )
+        total = moments[..., q]
+        converged = jnp.abs(total - 1) <= tol
+        refined, exact, root_total = _refine(r, moments, far, near, q, tol)
+        new = _State(
+            jnp.where(converged, r, refined),
+            jnp.where(converged, total, root_total),
+            lo,
+            hi,
+            state.done | converged | exact,
+        )
+        return jax.tree.map(
+            lambda old, new: jnp.where(state.done, old, new), state, new
         )
 
     r = _start_radius(u, positions, q)
-    init = (jnp.zeros((), jnp.int32), r, jnp.ones_like(r), tie_lo, tie_hi)
-    init = (*init, jnp.zeros_like(r, bool))
-    _, r, total, lo, hi, _ = jax.lax.while_loop(cond, body, init)
-    return _Rows(rows_u, r, total, lo, tie_lo, tie_hi, hi)
+    state = _State(r, jnp.ones_like(r), tie_lo, tie_hi, jnp.zeros_like(r, bool))
+    for _ in range(FULL_ROUNDS):
+        state = advance(rows_u, tie_lo, tie_hi, state)
+
+    # Then the unsolved rows, gathered `width` at a time per batch row.
+    k = rows_u.shape[-1]
+    width = max(1, k // STRAGGLERS)
+    pick = jax.vmap(lambda done: jnp.nonzero(~done, size=width, fill_value=k)[0])
+
+    def cond(carry: tuple[Array, _State]) -> Array:
+        step, state = carry
+        return (step < MAX_NEWTON_STEPS) & ~jnp.all(state.done)
+
+    def body(carry: tuple[Array, _State]) -> tuple[Array, _State]:
+        step, state = carry
+        done = state.done.reshape(-1, k)
+        chosen = pick(done).reshape(*state.done.shape[:-1], width)
+        index = jnp.minimum(chosen, k - 1)  # padding slots: computed, dropped
+
+        def gather(x: Array) -> Array:
+            return jnp.take_along_axis(x, index, axis=-1)
+
+        part = advance(
+            gather(rows_u), gather(tie_lo), gather(tie_hi), jax.tree.map(gather, state)
+        )
+
+        def scatter(x: Array, new: Array) -> Array:
+            flat = x.reshape(-1, k)
+            put = jax.vmap(lambda row, i, v: row.at[i].set(v, mode="drop"))
+            return put(flat, chosen.reshape(-1, width), new.reshape(-1, width)).reshape(
+                x.shape
+            )
+
+        return step + 1, jax.tree.map(scatter, state, part)
+
+    init = (jnp.asarray(FULL_ROUNDS, jnp.int32), state)
+    state = jax.lax.while_loop(cond, body, init)[1]
+    return _Rows(rows_u, state.r, state.total, state.lo, tie_lo, tie_hi, state.hi)
 
 
 def _row_sums(u: Array, rows: _Rows, v: Array, order: int) -> tuple[Array, Array]:

@@ -344,11 +344,18 @@ def _runs(u: Array) -> Array:
 
 
 def _bilinear(
-    u: Array, rows: _Rows, positions: Array, left: Array, right: Array, q: int
-) -> tuple[Array, Array, Array]:
+    u: Array,
+    rows: _Rows,
+    positions: Array,
+    left: Array,
+    right: Array,
+    q: int,
+    transposed: bool,
+) -> tuple[Array, Array]:
     """For `f = sum_i left_i . (P right)_i` over the rows at `positions`: the
-    derivative of `f` in `u` (through the projection), `P right` and
-    `P^T left`.
+    derivative of `f` in `u` (through the projection), and `P^T left` if
+    `transposed`, else `P right`. The other product is not needed, so its
+    sums go only up to the power `q - 1` the derivative needs.
 
     The kernel's slope in `u` is `-sign(u_i - u_j) w_ij`, with `sign(0) = 0`:
     tied elements count in the weights `w` but not in the signed sums, so
@@ -359,7 +366,7 @@ def _bilinear(
     row_runs = jnp.take(runs, positions, axis=-1)[..., None]
     ones = jnp.ones_like(right[..., :1])
     payload = jnp.concatenate([right, ones], -1)
-    near, far = _row_sums(u, rows, payload, q)
+    near, far = _row_sums(u, rows, payload, q - transposed)
     tied = _run_sums(u, jnp.arange(n), payload)
     tied = jnp.take_along_axis(tied, row_runs, axis=-2)
     tied = rows.r[..., None] ** (q - 1) * tied
@@ -370,14 +377,15 @@ def _bilinear(
     # d theta_ij = w_ij (dp_ij - mu_i); theta_ij = -|u_i - u_j|.
     d_rows = mu * w_signed[..., -1] - jnp.sum(left * w_signed[..., :-1], -1)
     weights = jnp.concatenate([left / rows.total[..., None], mu[..., None]], -1)
-    c_near, c_far = _column_sums(u, rows, positions, weights, q)
+    c_near, c_far = _column_sums(u, rows, positions, weights, q - (not transposed))
     tied = _run_sums(u, positions, rows.r[..., None] ** (q - 1) * weights)
     tied = jnp.take_along_axis(tied, runs[..., None], axis=-2)
     signed = q * (c_far[..., q - 1, :] - (c_near[..., q - 1, :] - tied))
     d_u = jnp.sum(right * signed[..., :-1], -1) - signed[..., -1]
     d_u = d_u.at[..., positions].add(d_rows)
-    product = (near + far)[..., q, :-1] / rows.total[..., None]
-    return d_u, product, (c_near + c_far)[..., q, :-1]
+    if transposed:
+        return d_u, (c_near + c_far)[..., q, :-1]
+    return d_u, (near + far)[..., q, :-1] / rows.total[..., None]
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
@@ -399,7 +407,7 @@ def _apply_rows_fwd(u, v, positions, q):
 
 def _apply_rows_bwd(q, residuals, g):
     u, v, positions, rows = residuals
-    d_u, _, d_v = _bilinear(u, rows, positions, g, v, q)
+    d_u, d_v = _bilinear(u, rows, positions, g, v, q, transposed=True)
     return d_u, d_v, None
 
 
@@ -425,7 +433,7 @@ def _apply_columns_fwd(u, c, q):
 def _apply_columns_bwd(q, residuals, h):
     u, c, rows = residuals
     positions = jnp.arange(u.shape[-1])
-    d_u, d_c, _ = _bilinear(u, rows, positions, c, h, q)
+    d_u, d_c = _bilinear(u, rows, positions, c, h, q, transposed=False)
     return d_u, d_c
 
 

@@ -858,6 +858,20 @@ def test_softsort_piecewise_products_equal_the_dense_projections(
     _assert_softsort_products_equal_dense(n, softness, mode)
 
 
+@pytest.mark.parametrize("mode", ["c0", "c1", "c2"])
+def test_softsort_piecewise_rows_solved_a_few_at_a_time(mode, x64, monkeypatch):
+    """After its full rounds, the radius solver evaluates only unsolved rows,
+    a few per round. With no full round and an eighth of the rows per round,
+    every row goes through that path, several rounds each; the products must
+    still equal the dense ones."""
+    from softeqx._methods import softsort_piecewise
+
+    monkeypatch.setattr(softsort_piecewise, "MIN_SIZE", 1)
+    monkeypatch.setattr(softsort_piecewise, "FULL_ROUNDS", 0)
+    monkeypatch.setattr(softsort_piecewise, "STRAGGLERS", 8)
+    _assert_softsort_products_equal_dense(64, 0.05, mode)
+
+
 def test_softsort_piecewise_path_in_float32_at_scale():
     """The tree path in float32 (taken by default at this size), ties
     included: close to the float64 dense products, although the range sums are

@@ -260,8 +260,9 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
     pick = jax.vmap(lambda done: jnp.nonzero(~done, size=width, fill_value=k)[0])
 
     def cond(carry: tuple[Array, _State]) -> Array:
+        # The cap allows every row as many evaluations as a full round would.
         step, state = carry
-        return (step < MAX_NEWTON_STEPS) & ~jnp.all(state.done)
+        return (step < MAX_NEWTON_STEPS * STRAGGLERS) & ~jnp.all(state.done)
 
     def body(carry: tuple[Array, _State]) -> tuple[Array, _State]:
         step, state = carry

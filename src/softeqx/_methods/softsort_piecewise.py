@@ -13,11 +13,15 @@ kernel is $(u_j - b_i)^q$ with $b_i = u_i - r_i$, on the right $(a_i - u_j)^q$
 with $a_i = u_i + r_i$: truncated powers summed over an index range, which a
 `PowerTree` gives in $O(\log n)$ (see `power_sums`). So:
 
-- the radius $r_i$ comes from Newton's method on the convex, increasing
-  $F_i$, started at the root for the row's 8 nearest sorted neighbours on
-  each side (an upper bound: those terms are part of $F_i$, and exact when
-  the support fits); from above, the iterates decrease monotonically to the
-  root, in two to five evaluations;
+- the radius $r_i$ comes from evaluations of $F_i$ (two range queries
+  each), started from a cheap estimate (`_start_radius`: a trapezoid rule
+  over neighbours at doubling offsets). Each evaluation gives the moments of
+  the support at the current radius, and `_refine` solves that support's
+  polynomial for the next radius from them; when no element crosses the
+  support's ends on the way, that is the exact root, and the row is solved
+  without another evaluation. Most rows are solved after one or two
+  evaluations; the few left after two rounds are evaluated alone (a
+  sixteenth of the rows per round, not all of them);
 - row sums $\sum_j p_{ij} v_j$ (sorting) query the columns' tree;
 - column sums $\sum_i p_{ij} u_i$ (ranks, and the backward pass of sorting)
   query a tree over the rows' ends $a_i$ and $b_i$: $r$ is 1-Lipschitz in

@@ -418,7 +418,9 @@ def top_k(
 
     The first `k` rows of the descending soft permutation matrix, and `x`
     weighted by them. `"hard"` is `jax.lax.top_k` along `axis` (ties: lower
-    index first).
+    index first). The values are the top `k` of `sort`'s, computed without the
+    rows: under `jax.jit`, a caller who uses only the values never pays for the
+    `k x n` rows.
 
     **Arguments:**
 

@@ -358,6 +358,20 @@ def test_argsort_and_top_k_shapes(mode):
     assert shape_of(softeqx.top_k, x, mode, k=2) == ((3, 2), (3, 2, 4))
 
 
+@pytest.mark.parametrize("method", ["softsort", "neuralsort", "ot"])
+@pytest.mark.parametrize("mode", ["smooth", "c1"])
+def test_top_k_values_are_the_rows_times_x(method, mode):
+    """`top_k` computes its values without its rows; for permutation methods
+    they must still be the rows applied to `x`, and the top of `sort`."""
+    x = jax.random.normal(jax.random.key(3), (2, 300))
+    values, rows = softeqx.top_k(x, 5, axis=-1, mode=mode, method=method)
+    np.testing.assert_allclose(
+        values, jnp.einsum("bkn,bn->bk", rows, x), rtol=1e-4, atol=1e-4
+    )
+    top = softeqx.sort(x, axis=-1, descending=True, mode=mode, method=method)
+    np.testing.assert_allclose(values, top[:, :5], rtol=1e-5, atol=1e-5)
+
+
 # ---------------------------------------------------------------- soft, any axis
 
 

@@ -906,6 +906,27 @@ def test_softsort_piecewise_path_in_float32_at_scale():
     np.testing.assert_allclose(sort(xs[2]), batched[2], rtol=1e-6, atol=1e-6)
 
 
+def test_softsort_piecewise_ties_at_a_huge_spread_keep_their_columns():
+    """Scores / softness of 1e9 in float32, where `u + r` rounds to `u`, with
+    tied groups: every row still covers its tied columns, so each column of
+    the soft permutation (well-separated values, ties shared evenly) sums to 1
+    and each row spreads evenly over its ties."""
+    from softeqx._methods import softsort_piecewise
+
+    n = 300
+    x = jnp.linspace(0.0, 1e4, n, dtype=jnp.float32)
+    x = x.at[-3:].set(1e4).at[:3].set(0.0)
+    u = (x / 1e-5)[None]
+    for q in (1, 3):
+        columns = softsort_piecewise.apply_columns(u, jnp.ones((1, n, 1)), q)
+        np.testing.assert_allclose(columns[0, :, 0], np.ones(n), rtol=1e-5)
+        v = jnp.arange(n, dtype=jnp.float32)[None, :, None]
+        rows = softsort_piecewise.apply_rows(u, v, jnp.arange(n), q)[0, :, 0]
+        want = np.arange(n, dtype=np.float32)
+        want[:3], want[-3:] = 1.0, n - 2.0
+        np.testing.assert_allclose(rows, want, rtol=1e-5)
+
+
 @pytest.mark.parametrize("mode", slow_params(["c1", "c2"], default=["c2"]))
 def test_softsort_piecewise_path_with_a_huge_spread(mode):
     """Scores / softness spanning 1e10 in float32: the tree's wide nodes

@@ -315,11 +315,13 @@ def _column_sums(
     rows_u, r = (jnp.take(x, order_of_rows, axis=-1) for x in (rows.u, rows.r))
     c = jnp.take(c, order_of_rows, axis=-2)
     above, below = rows_u + r, rows_u - r
+    tie_lo = _search(rows_u, u, "left")
     tie_hi = _search(rows_u, u, "right")
     # The ends are non-decreasing in exact arithmetic; `cummax` keeps the
-    # searches well defined when rounding breaks that by an ulp.
+    # searches well defined when rounding breaks that by an ulp. The rows tied
+    # with u_j always cover it, even where `u_i + r_i` rounds to `u_i`.
     last = above.ndim - 1
-    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_hi)
+    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_lo)
     hi = jnp.maximum(_search(jax.lax.cummax(below, last), u, "left"), tie_hi)
     # Rows left of (and tied with) u_j have kernel a_i - u_j, rows right of it
     # u_j - b_i; the trees keep a_i and b_i as (u_i, +-r_i).

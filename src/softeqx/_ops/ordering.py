@@ -466,9 +466,8 @@ def top_k(
         onehot = _one_hot(index, prep.n, prep.x)
         return jnp.moveaxis(values, -1, prep.axis), jnp.moveaxis(onehot, -2, prep.axis)
     positions = prep.n - 1 - jnp.arange(k)
-    # The values are not computed from the rows: `sorted_values` never holds
-    # `k x n` entries at once (and costs O(n log n) for softsort), so a caller
-    # who only uses the values (under `jax.jit`) never pays for the rows.
+    # Values without the rows (see the docstring); `sorted_values` never holds
+    # `k x n` entries at once.
     p = prep.call("rows", prep.scores(), positions)
     values = prep.sorted_values(positions, gated_grad)
     return prep.restore(values), prep.restore(p, extra=1)

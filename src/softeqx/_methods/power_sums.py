@@ -128,6 +128,11 @@ def query(
     """
     leaves = tree.table.shape[-2] // 2
     powers = tree.order + 1
+    # One flat gather over all batch rows (a batched `take_along_axis` is
+    # about 15 % slower on XLA:CPU).
+    flat = tree.table.reshape(-1, tree.table.shape[-1])
+    first = 2 * leaves * jnp.arange(flat.shape[0] // (2 * leaves), dtype=lo.dtype)
+    first = first.reshape(*tree.table.shape[:-2], 1)
     x_offset = jnp.zeros_like(x) if x_offset is None else x_offset
     xs, x_offsets = jnp.concatenate([x, x], -1), jnp.concatenate([x_offset] * 2, -1)
 
@@ -139,8 +144,8 @@ def query(
         take_lo = ((lo & 1) == 1) & (lo < hi)
         step_lo = take_lo.astype(lo.dtype)
         take_hi = ((hi & 1) == 1) & (lo + step_lo < hi)
-        index = jnp.concatenate([lo, hi - 1], axis=-1)
-        rows = jnp.take_along_axis(tree.table, index[..., None], axis=-2)
+        index = jnp.concatenate([lo, hi - 1], axis=-1) + first
+        rows = flat.at[index].get(mode="clip")
         m = rows[..., :-2].reshape(*rows.shape[:-1], powers, -1)
         both = _shift(m, (rows[..., -2] - xs) + (rows[..., -1] - x_offsets))
         k = x.shape[-1]

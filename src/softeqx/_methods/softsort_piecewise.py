@@ -353,6 +353,11 @@ def _runs(u: Array) -> Array:
     return jnp.cumsum(starts, -1) - 1
 
 
+def _with_ones(v: Array) -> Array:
+    """`v` with a column of ones appended: its row sums give the weights'."""
+    return jnp.concatenate([v, jnp.ones_like(v[..., :1])], -1)
+
+
 def _bilinear(
     u: Array,
     rows: _Rows,
@@ -361,11 +366,13 @@ def _bilinear(
     right: Array,
     q: int,
     transposed: bool,
+    row_sums: tuple[Array, Array] | None = None,
 ) -> tuple[Array, Array]:
     """For `f = sum_i left_i . (P right)_i` over the rows at `positions`: the
     derivative of `f` in `u` (through the projection), and `P^T left` if
     `transposed`, else `P right`. The other product is not needed, so its
-    sums go only up to the power `q - 1` the derivative needs.
+    sums go only up to the power `q - 1` the derivative needs. `row_sums` are
+    the rows' sums of `[right, 1]` (`_row_sums`) if the caller has them.
 
     The kernel's slope in `u` is `-sign(u_i - u_j) w_ij`, with `sign(0) = 0`:
     tied elements count in the weights `w` but not in the signed sums, so
@@ -373,9 +380,8 @@ def _bilinear(
     """
     n = u.shape[-1]
     runs = _runs(u)
-    ones = jnp.ones_like(right[..., :1])
-    payload = jnp.concatenate([right, ones], -1)
-    near, far = _row_sums(u, rows, payload, q - transposed)
+    payload = _with_ones(right)
+    near, far = row_sums or _row_sums(u, rows, payload, q - transposed)
     row_runs = jnp.take(runs, positions, axis=-1)
     tied = rows.r[..., None] ** (q - 1) * _tied_sums(
         runs, jnp.arange(n), payload, row_runs
@@ -410,13 +416,16 @@ def apply_rows(
 
 def _apply_rows_fwd(u, v, positions, q):
     rows = _solve_rows(u, positions, q)
-    near, far = _row_sums(u, rows, v, q)
-    return (near + far)[..., q, :] / rows.total[..., None], (u, v, positions, rows)
+    # The sums of the ones too: the backward pass needs them, and a wider
+    # payload costs less than a second pass over the rows.
+    sums = _row_sums(u, rows, _with_ones(v), q)
+    out = (sums[0] + sums[1])[..., q, :-1] / rows.total[..., None]
+    return out, (u, v, positions, rows, sums)
 
 
 def _apply_rows_bwd(q, residuals, g):
-    u, v, positions, rows = residuals
-    d_u, d_v = _bilinear(u, rows, positions, g, v, q, transposed=True)
+    u, v, positions, rows, sums = residuals
+    d_u, d_v = _bilinear(u, rows, positions, g, v, q, True, sums)
     return d_u, d_v, None
 
 

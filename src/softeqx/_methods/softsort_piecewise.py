@@ -216,8 +216,7 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
     """
     n = u.shape[-1]
     rows_u = jnp.take(u, positions, axis=-1)
-    tie_lo = _search(u, rows_u, "left")
-    tie_hi = _search(u, rows_u, "right")
+    tie_lo, tie_hi = (jnp.take(x, positions, axis=-1) for x in _tie_bounds(u))
     tree = build(u, jnp.ones_like(u)[..., None], q)
     tol = 64 * float(jnp.finfo(u.dtype).eps)
 
@@ -313,22 +312,29 @@ def _column_sums(
     over the rows at `positions` (weights `c`, `(..., k, m)`) whose support
     holds it: those left of and tied with `u_j`, and those right of it, each
     `(..., n, order + 1, m)`."""
+    n = u.shape[-1]
     order_of_rows = jnp.argsort(positions)
-    rows_u, r = (jnp.take(x, order_of_rows, axis=-1) for x in (rows.u, rows.r))
+    rows_u, r, lo, hi = (
+        jnp.take(x, order_of_rows, axis=-1) for x in (rows.u, rows.r, rows.lo, rows.hi)
+    )
     c = jnp.take(c, order_of_rows, axis=-2)
-    above, below = rows_u + r, rows_u - r
-    tie_lo = _search(rows_u, u, "left")
-    tie_hi = _search(rows_u, u, "right")
-    # The ends are non-decreasing in exact arithmetic; `cummax` keeps the
-    # searches well defined when rounding breaks that by an ulp. The rows tied
-    # with u_j always cover it, even where `u_i + r_i` rounds to `u_i`.
-    last = above.ndim - 1
-    lo = jnp.minimum(_search(jax.lax.cummax(above, last), u, "right"), tie_lo)
-    hi = jnp.maximum(_search(jax.lax.cummax(below, last), u, "left"), tie_hi)
+    # Sorted by centre, the rows' supports start and end in order: the rows
+    # covering element j are those after the last support ending at or before
+    # j, up to the last starting at or before it, and those left of (or tied
+    # with) it come first. Counting, not searching, keeps the columns exactly
+    # the transpose of the rows; `cummax` restores the order where rounding
+    # broke it by an ulp.
+    last = lo.ndim - 1
+    first = _counts_at_most(jax.lax.cummax(hi, last), n)
+    after = _counts_at_most(jax.lax.cummax(lo, last), n)
+    runs = _runs(u)
+    row_runs = jnp.take(runs, jnp.take(positions, order_of_rows), axis=-1)
+    by_run = _counts_at_most(row_runs, n)
+    tie_hi = jnp.take_along_axis(by_run, runs, axis=-1)
     # Rows left of (and tied with) u_j have kernel a_i - u_j, rows right of it
     # u_j - b_i; the trees keep a_i and b_i as (u_i, +-r_i).
-    near = query(build(rows_u, c, order, r), u, lo, tie_hi)
-    return near, _mirrored(query(build(rows_u, c, order, -r), u, tie_hi, hi))
+    near = query(build(rows_u, c, order, r), u, first, tie_hi)
+    return near, _mirrored(query(build(rows_u, c, order, -r), u, tie_hi, after))
 
 
 def _tied_sums(runs: Array, items: Array, c: Array, at: Array) -> Array:
@@ -343,6 +349,28 @@ def _tied_sums(runs: Array, items: Array, c: Array, at: Array) -> Array:
     sums = jax.vmap(lambda g, w: jax.ops.segment_sum(w, g, n))(flat_runs, flat_c)
     sums = sums.reshape(*c.shape[:-2], n, c.shape[-1])
     return jnp.take_along_axis(sums, at[..., None], axis=-2)
+
+
+def _counts_at_most(values: Array, n: int) -> Array:
+    """For `j = 0..n-1`, how many of `values` (`(..., k)`, in `[0, n]`) are at
+    most `j`: a histogram, summed up."""
+    flat = values.reshape(-1, values.shape[-1])
+    count = jax.vmap(lambda v: jnp.zeros(n + 1, jnp.int32).at[v].add(1, mode="drop"))
+    counts = jnp.cumsum(count(flat)[:, :n], -1)
+    return counts.reshape(*values.shape[:-1], n)
+
+
+def _tie_bounds(u: Array) -> tuple[Array, Array]:
+    """The run of values equal to each sorted element, `[tie_lo, tie_hi)`."""
+    n, last = u.shape[-1], u.ndim - 1
+    index = jnp.broadcast_to(jnp.arange(n, dtype=jnp.int32), u.shape)
+    differ = u[..., 1:] != u[..., :-1]
+    edge = jnp.ones_like(u[..., :1], bool)
+    starts = jnp.concatenate([edge, differ], -1)
+    ends = jnp.concatenate([differ, edge], -1)
+    tie_lo = jax.lax.cummax(jnp.where(starts, index, 0), last)
+    tie_hi = jax.lax.cummin(jnp.where(ends, index + 1, n), last, reverse=True)
+    return tie_lo, tie_hi
 
 
 def _runs(u: Array) -> Array:

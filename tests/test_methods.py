@@ -927,6 +927,25 @@ def test_softsort_piecewise_ties_at_a_huge_spread_keep_their_columns():
         np.testing.assert_allclose(rows, want, rtol=1e-5)
 
 
+def test_softsort_piecewise_ties_and_counts_match_searches():
+    """The runs of equal sorted scores (`_tie_bounds`) equal the left and right
+    binary searches of each score, runs at both ends included; the counts the
+    column ranges come from (`_counts_at_most`) equal direct comparisons."""
+    from softeqx._methods import softsort_piecewise
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 9, 50):
+        s = np.sort(rng.integers(0, max(1, n // 3), size=(3, n)), -1).astype(np.float32)
+        tie_lo, tie_hi = softsort_piecewise._tie_bounds(jnp.asarray(s))
+        for row, lo, hi in zip(s, np.asarray(tie_lo), np.asarray(tie_hi), strict=True):
+            np.testing.assert_array_equal(lo, np.searchsorted(row, row, "left"))
+            np.testing.assert_array_equal(hi, np.searchsorted(row, row, "right"))
+        values = rng.integers(0, n + 1, size=(3, 2 * n + 1)).astype(np.int32)
+        counts = softsort_piecewise._counts_at_most(jnp.asarray(values), n)
+        want = np.sum(values[:, None, :] <= np.arange(n)[:, None], -1)
+        np.testing.assert_array_equal(counts, want)
+
+
 @pytest.mark.parametrize("mode", slow_params(["c1", "c2"], default=["c2"]))
 def test_softsort_piecewise_path_with_a_huge_spread(mode):
     """Scores / softness spanning 1e10 in float32: the tree's wide nodes

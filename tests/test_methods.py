@@ -773,15 +773,18 @@ def test_sorting_network_is_doubly_stochastic(mode, getkey):
 # ------------------------------------------------- softsort's O(n log n) products
 
 
-def _assert_softsort_products_equal_dense(n: int, softness: float, mode: str):
+def _assert_softsort_products_equal_dense(
+    n: int, softness: float, mode: str, ties: bool = True
+):
     """SoftSort's `sorted_values` and `transpose_apply` against the generic
     dense path of `score.py`: values and derivatives in all three arguments
-    and the softness, at exact ties too, in float64."""
+    and the softness, at exact ties too (unless `ties=False`), in float64."""
     from softeqx._methods.score import AbstractScoreMethod
 
     method, rng = SoftSort(), np.random.default_rng(n)
     a = rng.uniform(size=(2, n))
-    a[0, n // 2 :: 3] = a[0, 0]  # ties in the first row (none for n < 3)
+    if ties:
+        a[0, n // 2 :: 3] = a[0, 0]  # ties in the first row (none for n < 3)
     a = jnp.asarray(a)
     v = jnp.asarray(rng.normal(size=(2, n, 2)))
     tau = jnp.float64(softness)
@@ -870,6 +873,30 @@ def test_softsort_piecewise_rows_solved_a_few_at_a_time(mode, x64, monkeypatch):
     monkeypatch.setattr(softsort_piecewise, "FULL_ROUNDS", 0)
     monkeypatch.setattr(softsort_piecewise, "STRAGGLERS", 8)
     _assert_softsort_products_equal_dense(64, 0.05, mode)
+
+
+@pytest.mark.parametrize("mode", slow_params(["c0", "c1", "c2"], default=["c2"]))
+def test_softsort_piecewise_one_evaluation_takes_in_entering_elements(
+    mode, x64, monkeypatch
+):
+    """Started 10 % short of the radius, a support lacks up to three elements
+    at its ends; the refinement takes the nearest few outside it in as they
+    enter, so one evaluation solves every row: with no round after the first,
+    the products must still equal the dense ones. (Not so for a run of ties
+    longer than `OUTSIDE` entering at once: those rows take another round.)"""
+    from softeqx._methods import softsort_piecewise
+    from softeqx._projections.simplex import _threshold
+
+    def short_start(u, positions, q):
+        rows = jnp.take(u, positions, axis=-1)
+        theta = -jnp.abs(rows[..., :, None] - u[..., None, :])
+        return -0.9 * _threshold(theta, q)[..., 0]
+
+    monkeypatch.setattr(softsort_piecewise, "MIN_SIZE", 1)
+    monkeypatch.setattr(softsort_piecewise, "FULL_ROUNDS", 1)
+    monkeypatch.setattr(softsort_piecewise, "MAX_NEWTON_STEPS", 0)
+    monkeypatch.setattr(softsort_piecewise, "_start_radius", short_start)
+    _assert_softsort_products_equal_dense(64, 0.05, mode, ties=False)
 
 
 def test_softsort_piecewise_path_in_float32_at_scale():

@@ -38,8 +38,9 @@ def _binomials(order: int) -> list[list[int]]:
     return rows
 
 
-def _shift(moments: Array, delta: Array) -> Array:
-    """Moments about `c` (`(..., K+1, m)`) -> about `x`, with `delta = c - x`.
+def _shift(moments: Array, delta: Array, lowest: int = 0) -> Array:
+    """Moments about `c` (`(..., K+1, m)`) -> about `x`, with `delta = c - x`,
+    for the powers `lowest..K` only.
 
     $\\sum (y - x)^k = \\sum_l \\binom{k}{l} (c - x)^{k-l} \\sum (y - c)^l$.
     """
@@ -49,6 +50,8 @@ def _shift(moments: Array, delta: Array) -> Array:
         powers.append(powers[-1] * delta)
     shifted = []
     for k, row in enumerate(_binomials(order)):
+        if k < lowest:
+            continue
         terms = [
             (c * powers[k - j])[..., None] * moments[..., j, :]
             for j, c in enumerate(row)
@@ -120,11 +123,13 @@ def query(
     lo: Int[Array, "*batch q"],
     hi: Int[Array, "*batch q"],
     x_offset: Float[Array, "*batch q"] | None = None,
+    lowest: int = 0,
 ) -> Float[Array, "*batch q order m"]:
     """$\\sum_{lo \\le j < hi} (y_j - x)^k c_j$ for every query and `k = 0..K`,
     with points and queries as `(base, offset)` pairs (see `build`).
 
-    Empty ranges (`hi <= lo`) give 0.
+    Empty ranges (`hi <= lo`) give 0. Powers below `lowest` are not computed
+    (they come out as 0): each node's shift then costs fewer terms.
     """
     leaves = tree.table.shape[-2] // 2
     powers = tree.order + 1
@@ -147,17 +152,20 @@ def query(
         index = jnp.concatenate([lo, hi - 1], axis=-1) + first
         rows = flat.at[index].get(mode="clip")
         m = rows[..., :-2].reshape(*rows.shape[:-1], powers, -1)
-        both = _shift(m, (rows[..., -2] - xs) + (rows[..., -1] - x_offsets))
+        delta = (rows[..., -2] - xs) + (rows[..., -1] - x_offsets)
+        both = _shift(m, delta, lowest)
         k = x.shape[-1]
         total = total + jnp.where(take_lo[..., None, None], both[..., :k, :, :], 0)
         total = total + jnp.where(take_hi[..., None, None], both[..., k:, :, :], 0)
         return (lo + step_lo) >> 1, (hi - take_hi.astype(hi.dtype)) >> 1, total
 
     width = (tree.table.shape[-1] - 2) // powers
-    total = jnp.zeros((*x.shape, powers, width), tree.table.dtype)
+    total = jnp.zeros((*x.shape, powers - lowest, width), tree.table.dtype)
     lo = jnp.clip(lo, 0, leaves) + leaves
     hi = jnp.clip(hi, 0, leaves) + leaves
     # Climb until every range is tiled: about log2 of the widest range levels.
-    return jax.lax.while_loop(
+    total = jax.lax.while_loop(
         lambda carry: jnp.any(carry[0] < carry[1]), level, (lo, hi, total)
     )[2]
+    skipped = jnp.zeros((*x.shape, lowest, width), total.dtype)
+    return jnp.concatenate([skipped, total], axis=-2)

@@ -193,11 +193,11 @@ def _refine(
 
     def value_and_slope(delta: Array) -> tuple[Array, Array]:
         # G(r - delta) and its slope, moving the moments by delta.
-        shifted = _shift(moments, -delta)[..., 0]
+        shifted = _shift(moments, -delta, q - 1)[..., 0]
         gap = jnp.maximum((r - delta)[..., None] - taken, 0)
         rising = gap ** (q - 1) if q > 1 else (gap > 0).astype(gap.dtype)
-        value = shifted[..., q] + jnp.sum(gap**q, -1)
-        return value, q * (shifted[..., q - 1] + jnp.sum(rising, -1))
+        value = shifted[..., 1] + jnp.sum(gap**q, -1)
+        return value, q * (shifted[..., 0] + jnp.sum(rising, -1))
 
     def newton(delta: Array) -> Array:
         value, slope = value_and_slope(delta)
@@ -333,22 +333,25 @@ def _solve_rows(u: Array, positions: Array, q: int) -> _Rows:
     return _Rows(rows_u, state.r, state.total, state.lo, tie_lo, tie_hi, state.hi)
 
 
-def _row_sums(u: Array, rows: _Rows, v: Array, order: int) -> tuple[Array, Array]:
-    """`sum_j (r_i - |u_i - u_j|)^k v_j` for `k <= order` over each row's
-    support: the elements left of and tied with its centre, and those right of
-    it, each `(..., k, order + 1, m)`."""
+def _row_sums(
+    u: Array, rows: _Rows, v: Array, order: int, lowest: int
+) -> tuple[Array, Array]:
+    """`sum_j (r_i - |u_i - u_j|)^k v_j` for `lowest <= k <= order` (0 below)
+    over each row's support: the elements left of and tied with its centre,
+    and those right of it, each `(..., k, order + 1, m)`."""
     tree = build(u, v, order)
-    near = query(tree, rows.u, rows.lo, rows.tie_hi, -rows.r)
-    return near, _mirrored(query(tree, rows.u, rows.tie_hi, rows.hi, rows.r))
+    near = query(tree, rows.u, rows.lo, rows.tie_hi, -rows.r, lowest)
+    far = query(tree, rows.u, rows.tie_hi, rows.hi, rows.r, lowest)
+    return near, _mirrored(far)
 
 
 def _column_sums(
-    u: Array, rows: _Rows, positions: Array, c: Array, order: int
+    u: Array, rows: _Rows, positions: Array, c: Array, order: int, lowest: int
 ) -> tuple[Array, Array]:
-    """`sum_i (r_i - |u_i - u_j|)^k c_i` for `k <= order` and each column `j`,
-    over the rows at `positions` (weights `c`, `(..., k, m)`) whose support
-    holds it: those left of and tied with `u_j`, and those right of it, each
-    `(..., n, order + 1, m)`."""
+    """`sum_i (r_i - |u_i - u_j|)^k c_i` for `lowest <= k <= order` (0 below)
+    and each column `j`, over the rows at `positions` (weights `c`,
+    `(..., k, m)`) whose support holds it: those left of and tied with `u_j`,
+    and those right of it, each `(..., n, order + 1, m)`."""
     n = u.shape[-1]
     order_of_rows = jnp.argsort(positions)
     rows_u, r, lo, hi = (
@@ -370,8 +373,9 @@ def _column_sums(
     tie_hi = jnp.take_along_axis(by_run, runs, axis=-1)
     # Rows left of (and tied with) u_j have kernel a_i - u_j, rows right of it
     # u_j - b_i; the trees keep a_i and b_i as (u_i, +-r_i).
-    near = query(build(rows_u, c, order, r), u, first, tie_hi)
-    return near, _mirrored(query(build(rows_u, c, order, -r), u, tie_hi, after))
+    near = query(build(rows_u, c, order, r), u, first, tie_hi, lowest=lowest)
+    far = query(build(rows_u, c, order, -r), u, tie_hi, after, lowest=lowest)
+    return near, _mirrored(far)
 
 
 def _tied_sums(runs: Array, items: Array, c: Array, at: Array) -> Array:
@@ -446,7 +450,7 @@ def _bilinear(
     n = u.shape[-1]
     runs = _runs(u)
     payload = _with_ones(right)
-    near, far = row_sums or _row_sums(u, rows, payload, q - transposed)
+    near, far = row_sums or _row_sums(u, rows, payload, q - transposed, q - 1)
     row_runs = jnp.take(runs, positions, axis=-1)
     tied = rows.r[..., None] ** (q - 1) * _tied_sums(
         runs, jnp.arange(n), payload, row_runs
@@ -458,7 +462,8 @@ def _bilinear(
     # d theta_ij = w_ij (dp_ij - mu_i); theta_ij = -|u_i - u_j|.
     d_rows = mu * w_signed[..., -1] - jnp.sum(left * w_signed[..., :-1], -1)
     weights = jnp.concatenate([left / rows.total[..., None], mu[..., None]], -1)
-    c_near, c_far = _column_sums(u, rows, positions, weights, q - (not transposed))
+    order = q - (not transposed)
+    c_near, c_far = _column_sums(u, rows, positions, weights, order, q - 1)
     tied = _tied_sums(runs, positions, rows.r[..., None] ** (q - 1) * weights, runs)
     signed = q * (c_far[..., q - 1, :] - (c_near[..., q - 1, :] - tied))
     d_u = jnp.sum(right * signed[..., :-1], -1) - signed[..., -1]
@@ -483,7 +488,7 @@ def _apply_rows_fwd(u, v, positions, q):
     rows = _solve_rows(u, positions, q)
     # The sums of the ones too: the backward pass needs them, and a wider
     # payload costs less than a second pass over the rows.
-    sums = _row_sums(u, rows, _with_ones(v), q)
+    sums = _row_sums(u, rows, _with_ones(v), q, q - 1)
     out = (sums[0] + sums[1])[..., q, :-1] / rows.total[..., None]
     return out, (u, v, positions, rows, sums)
 
@@ -508,7 +513,7 @@ def apply_columns(
 def _apply_columns_fwd(u, c, q):
     positions = jnp.arange(u.shape[-1])
     rows = _solve_rows(u, positions, q)
-    near, far = _column_sums(u, rows, positions, c / rows.total[..., None], q)
+    near, far = _column_sums(u, rows, positions, c / rows.total[..., None], q, q)
     out = (near + far)[..., q, :]
     return out, (u, c, rows)
 

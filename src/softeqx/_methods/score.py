@@ -36,6 +36,8 @@ WINDOW = 32
 class AbstractScoreMethod(AbstractOrderingMethod):
     """A method whose rows are projections of `score(row_params, column_params)`."""
 
+    equivariant = True
+
     @abc.abstractmethod
     def columns(
         self, a: Float[Array, "*batch n"], softness: Array, mode: str

@@ -4,6 +4,7 @@ Validation, moving the ordered axis last (flattening for `axis=None`), dtype
 handling, resolving the method, and standardisation of the scores.
 """
 
+import functools
 import math
 from typing import Any
 
@@ -210,7 +211,7 @@ class Prepared:
         if not self.standardize:
             return values, jnp.zeros(()), jnp.ones(())
         if ascending is None:
-            ascending = jnp.sort(self.moved, axis=-1)
+            ascending = jnp.take_along_axis(self.moved, self._order, axis=-1)
         center, scale = standardization(ascending)
         return squash((values - center) / scale), center, scale
 
@@ -220,9 +221,16 @@ class Prepared:
         `P[positions] @ x` for permutation methods. Methods that sort values
         sort the scores, and their outputs are mapped back to `x`'s scale;
         those that are `order_free` get the scores already sorted, as a
-        monotone map of `x`'s sort, which the standardisation shares.
+        monotone map of `x`'s sort, which the standardisation shares; so do
+        `equivariant` permutation methods when standardising.
         """
         if not isinstance(self.method, AbstractValueSortingMethod):
+            if self._presorted:
+                ascending = jnp.take_along_axis(self.moved, self._order, axis=-1)
+                scores = self.standardized(ascending, ascending)[0]
+                keys = scores if gated else jax.lax.stop_gradient(scores)
+                v = ascending[..., None]
+                return self.call("sorted_values", keys, v, positions)[..., 0]
             v = self.moved[..., None]
             return self.call("sorted_values", self.scores(gated), v, positions)[..., 0]
         if self.method.order_free:
@@ -237,17 +245,27 @@ class Prepared:
     def ranks(self, descending: bool) -> Array:
         """The method's soft ranks of the scores, `(..., n)`.
 
-        An `order_free` method ranks the scores in ascending order (one sort,
-        shared with the standardisation); the ranks are then put back in the
-        order of `x`.
+        An `order_free` method, and an `equivariant` one when standardising,
+        ranks the scores in ascending order (one sort, shared with the
+        standardisation); the ranks are then put back in the order of `x`.
         """
-        if not self.method.order_free:
+        if not (self.method.order_free or self._presorted):
             return self.call("ranks", self.scores(), descending)
-        order = jnp.argsort(self.moved, axis=-1)
+        order = self._order
         ascending = jnp.take_along_axis(self.moved, order, axis=-1)
         scores = self.standardized(ascending, ascending)[0]
         ranks = self.call("ranks", scores, descending)
         return jnp.take_along_axis(ranks, inverse_permutation(order), axis=-1)
+
+    @property
+    def _presorted(self) -> bool:
+        """Whether the method gets the scores sorted (see `equivariant`)."""
+        return self.standardize and self.method.equivariant
+
+    @functools.cached_property
+    def _order(self) -> Array:
+        """The argsort of `x` along the axis, computed once."""
+        return jnp.argsort(self.moved, axis=-1)
 
     def restore(self, y: Array, extra: int = 0) -> Array:
         """Move axis `-1 - extra` of `y` back to the ordered axis and cast back."""

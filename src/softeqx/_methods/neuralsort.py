@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, Int
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
 from .base import chunk_size
-from .score import AbstractScoreMethod, _chunks_of, _merge, _row_mask
+from .score import AbstractLinearScoreMethod, _chunks_of, _merge, _row_mask
 
 
 def _pair_sums(
@@ -105,7 +105,7 @@ def _soft_deviation_sums_bwd(
 soft_deviation_sums.defvjp(_soft_deviation_sums_fwd, _soft_deviation_sums_bwd)
 
 
-class NeuralSort(AbstractScoreMethod):
+class NeuralSort(AbstractLinearScoreMethod):
     r"""NeuralSort (Grover et al., 2019).
 
     Row $i$ (the $i$-th smallest, 0-based) of the ascending soft permutation is
@@ -150,24 +150,3 @@ class NeuralSort(AbstractScoreMethod):
     ) -> Float[Array, "*batch k"]:
         slope = (2 * positions + 1 - a.shape[-1]).astype(a.dtype)
         return jnp.broadcast_to(slope, (*a.shape[:-1], positions.shape[0]))
-
-    def score(
-        self, rows: Array, columns: tuple[Array, Array], softness: Array
-    ) -> Array:
-        a, b = columns
-        return (rows * a - b) / softness
-
-    def score_pullback(
-        self,
-        rows: Array,
-        columns: tuple[Array, Array],
-        softness: Array,
-        theta: Array,
-        dtheta: Array,
-    ) -> tuple[Array, tuple[Array, Array], Array]:
-        a, _ = columns
-        d_rows = (dtheta @ a[..., :, None])[..., 0] / softness
-        d_a = (rows[..., None, :] @ dtheta)[..., 0, :] / softness
-        d_b = -jnp.sum(dtheta, axis=-2) / softness
-        d_softness = -jnp.sum(dtheta * theta) / softness
-        return d_rows, (d_a, d_b), d_softness

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PyTree
 
-from .._projections.simplex import POWERS, _threshold, solve
+from .._projections.simplex import POWERS, _threshold, kernel
 from .._util import inverse_permutation
 from .base import AbstractOrderingMethod, chunk_size
 
@@ -107,6 +107,37 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         return _column_products(self, mode, rows, columns, sorting, softness, u)
 
 
+class AbstractLinearScoreMethod(AbstractScoreMethod):
+    r"""A score method with $\theta_{ij} = (r_i a_j - b_j) / \tau$.
+
+    The row parameter is the slope $r_i$ and the columns are `(a, b)`. Every
+    reduction of the backward pass is then a thin matrix product with the
+    chunk's Jacobian weights (see `_outer_pullback`), so the pullback of the
+    products never forms the `k x n` cotangent of the scores.
+    """
+
+    def score(
+        self, rows: Array, columns: tuple[Array, Array], softness: Array
+    ) -> Array:
+        a, b = columns
+        return (rows * a - b) / softness
+
+    def score_pullback(
+        self,
+        rows: Array,
+        columns: tuple[Array, Array],
+        softness: Array,
+        theta: Array,
+        dtheta: Array,
+    ) -> tuple[Array, tuple[Array, Array], Array]:
+        a, _ = columns
+        d_rows = (dtheta @ a[..., :, None])[..., 0] / softness
+        d_a = (rows[..., None, :] @ dtheta)[..., 0, :] / softness
+        d_b = -jnp.sum(dtheta, axis=-2) / softness
+        d_softness = -jnp.sum(dtheta * theta) / softness
+        return d_rows, (d_a, d_b), d_softness
+
+
 def _expand_rows(rows: PyTree[Array]) -> PyTree[Array]:
     return jax.tree_util.tree_map(lambda r: r[..., :, None], rows)
 
@@ -115,39 +146,119 @@ def _expand_columns(columns: PyTree[Array]) -> PyTree[Array]:
     return jax.tree_util.tree_map(lambda c: c[..., None, :], columns)
 
 
-def _chunk_solve(method, mode, rows, columns, sorting, softness):
-    """Scores, projection and Jacobian weights of one chunk of rows.
+def _chunk_solve(method, mode, rows, columns, sorting, softness, shift=None):
+    """Scores, kernel, Jacobian weights and shift of one chunk of rows.
 
-    For the piecewise modes, the threshold is first solved on the `WINDOW`
-    sorted neighbours of each row's peak: the scores are unimodal in sorted
-    order, so this is the exact root whenever the support fits in the window,
-    and a valid lower start for Newton's method on the full row otherwise.
+    The kernel and weights are those of `kernel`; the shift is `(peak,)` for
+    `"smooth"` and `(peak, threshold)` for the piecewise modes, each `(..., c, 1)`.
+    Given the shift of an earlier call (the forward pass), the kernel is
+    evaluated at it directly. Otherwise, for the piecewise modes, the
+    threshold is first solved on the `WINDOW` sorted neighbours of each row's
+    peak: the scores are unimodal in sorted order, so this is the exact root
+    whenever the support fits in the window, and a valid lower start for
+    Newton's method on the full row otherwise.
     """
     theta = method.score(_expand_rows(rows), _expand_columns(columns), softness)
+    if shift is not None:
+        lam = shift[1] if len(shift) > 1 else None
+        kern, weights, _ = kernel(theta, mode, shift[0], lam=lam)
+        return theta, kern, weights, shift
     peak = jnp.max(theta, axis=-1, keepdims=True)
-    start = None
-    if mode != "smooth":
-        order, rank = sorting
-        n = order.shape[-1]
-        # The first index of the maximum, from two plain reductions: XLA:CPU
-        # runs `argmax` (one reduction of value-index pairs) about 3x slower
-        # than these two together, and 13x slower than the `max` alone that
-        # `"smooth"` needs.
-        index = jnp.arange(n, dtype=jnp.int32)
-        top = jnp.min(jnp.where(theta == peak, index, n - 1), axis=-1, keepdims=True)
-        width = min(WINDOW, n)
-        centre = jnp.take_along_axis(rank[..., None, :], top, axis=-1)
-        first = jnp.clip(centre - width // 2, 0, n - width)
-        window = jnp.take_along_axis(
-            order[..., None, :], first + jnp.arange(width), axis=-1
+    if mode == "smooth":
+        kern, weights, _ = kernel(theta, mode, peak)
+        return theta, kern, weights, (peak,)
+    order, rank = sorting
+    n = order.shape[-1]
+    # The first index of the maximum, from two plain reductions: XLA:CPU runs
+    # `argmax` (one reduction of value-index pairs) about 3x slower than these
+    # two together, and 13x slower than the `max` alone that `"smooth"` needs.
+    index = jnp.arange(n, dtype=jnp.int32)
+    top = jnp.min(jnp.where(theta == peak, index, n - 1), axis=-1, keepdims=True)
+    width = min(WINDOW, n)
+    centre = jnp.take_along_axis(rank[..., None, :], top, axis=-1)
+    first = jnp.clip(centre - width // 2, 0, n - width)
+    window = jnp.take_along_axis(
+        order[..., None, :], first + jnp.arange(width), axis=-1
+    )
+    picked = jax.tree_util.tree_map(
+        lambda c: jnp.take_along_axis(c[..., None, :], window, axis=-1), columns
+    )
+    local = method.score(_expand_rows(rows), picked, softness)  # (..., c, w)
+    # The root for a subset of the scores is a valid (lower) start.
+    start = _threshold(local - peak, POWERS[mode])
+    kern, weights, lam = kernel(theta, mode, peak, start=start)
+    return theta, kern, weights, (peak, lam)
+
+
+def _with_ones(v: Array) -> Array:
+    """`v` with a column of ones in front, so that `k @ _with_ones(v)` has row sums."""
+    return jnp.concatenate([jnp.ones_like(v[..., :1]), v], axis=-1)
+
+
+def _transposed_product(y: Array, k: Array) -> Array:
+    """`y^T @ k`, `(..., m, n)`, for a chunk `k`, `(..., c, n)`, and `y`, `(..., c, m)`.
+
+    XLA:CPU folds a transpose of `y` into the product as a contraction over
+    the rows of both, which its fast matrix kernels do not take (about 2x
+    slower); the barrier keeps `y^T` a small array of its own.
+    """
+    return jax.lax.optimization_barrier(jnp.swapaxes(y, -1, -2)) @ k
+
+
+def _outer_pullback(method, mode, r, columns, sorting, softness, shift, g, v, want_pv):
+    """Cotangents through one chunk of rows `P` for the cotangent `dP = g v^T`.
+
+    Returns `(other, d_rows, d_columns, d_softness)`, where `other` is `P @ v`
+    if `want_pv` (the cotangent of `u` in `u^T P`) and `g^T P`, `(..., m, n)`,
+    otherwise (the cotangent of `v` in `P v`). With the kernel `k` and weights
+    `w` of `kernel`, the projection's pullback is
+    `dtheta = w * (g' v^T - s')` with `g' = g / sum(k)` and
+    `s' = <g, w v> / (sum(w) sum(k))`, so only thin products `w @ [1, v, ...]`
+    are needed before `dtheta`. For scores linear in the row parameter
+    (`AbstractLinearScoreMethod`) `dtheta` is never formed: its reductions are
+    thin products with `w` as well, merged into the same two matrix products.
+    """
+    theta, kern, weights, _ = _chunk_solve(
+        method, mode, r, columns, sorting, softness, shift
+    )
+    m = v.shape[-1]
+    smooth = mode == "smooth"
+    linear = isinstance(method, AbstractLinearScoreMethod)
+    left = _with_ones(v)
+    if linear:
+        a = columns[0][..., :, None]
+        left = jnp.concatenate([left, v * a, a], axis=-1)
+    sums = weights @ left  # (..., c, 1 + m [+ m + 1])
+    w_total, w_v = sums[..., :1], sums[..., 1 : m + 1]
+    k_sums = sums[..., : m + 1] if smooth else kern @ _with_ones(v)
+    k_total = k_sums[..., :1]
+    g_k = g / k_total
+    s_k = jnp.sum(g * w_v, axis=-1, keepdims=True) / (w_total * k_total)
+    vt = jnp.swapaxes(v, -1, -2)
+    if linear:
+        w_va, w_a = sums[..., m + 1 : 2 * m + 1], sums[..., -1]
+        rows = r[..., :, None]
+        right = jnp.concatenate([g_k, s_k, rows * g_k, rows * s_k], axis=-1)
+        cols = _transposed_product(right, weights)  # (..., 2m + 2, n)
+        d_b = -(jnp.sum(vt * cols[..., :m, :], -2) - cols[..., m, :]) / softness
+        d_a = jnp.sum(vt * cols[..., m + 1 : 2 * m + 1, :], -2) - cols[..., -1, :]
+        d_a = d_a / softness
+        d_rows = (jnp.sum(g_k * w_va, axis=-1) - s_k[..., 0] * w_a) / softness
+        # sum(dtheta * theta) from the two reductions, as theta is linear in both.
+        d_softness = -(jnp.sum(r * d_rows) + jnp.sum(columns[1] * d_b)) / softness
+        d_columns = (d_a, d_b)
+        g_p = cols[..., :m, :] if smooth else None
+    else:
+        dtheta = weights * (g_k @ vt - s_k)
+        d_rows, d_columns, d_softness = method.score_pullback(
+            r, columns, softness, theta, dtheta
         )
-        picked = jax.tree_util.tree_map(
-            lambda c: jnp.take_along_axis(c[..., None, :], window, axis=-1), columns
-        )
-        local = method.score(_expand_rows(rows), picked, softness)  # (..., c, w)
-        # The root for a subset of the scores is a valid (lower) start.
-        start = _threshold(local - peak, POWERS[mode])
-    return theta, solve(theta, mode, peak=peak, start=start)
+        g_p = None
+    if want_pv:
+        return k_sums[..., 1:] / k_total, d_rows, d_columns, d_softness
+    if g_p is None:
+        g_p = _transposed_product(g_k, kern)
+    return g_p, d_rows, d_columns, d_softness
 
 
 def _split(
@@ -176,79 +287,12 @@ def _merge(x: Array, k: int, axis: int) -> Array:
     return jnp.take(x.reshape(merged), jnp.arange(k), axis=axis)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _row_products(method, mode, rows, columns, sorting, softness, v):
-    """`P[rows] @ v`, chunk by chunk."""
-    k = _row_count(rows)
-    n = v.shape[-2]
-    size = chunk_size(n)
-
-    def block(r):
-        _, (p, _) = _chunk_solve(method, mode, r, columns, sorting, softness)
-        return p @ v
-
-    if k <= size:
-        return block(rows)
-    r, _ = _split(rows, size, k, axis=-1)
-    out = jax.lax.map(block, r)
-    return _merge(out, k, axis=-2)
-
-
-def _row_products_fwd(method, mode, rows, columns, sorting, softness, v):
-    y = _row_products(method, mode, rows, columns, sorting, softness, v)
-    return y, (rows, columns, sorting, softness, v, y)
-
-
-def _row_products_bwd(method, mode, residuals, g):
-    rows, columns, sorting, softness, v, y = residuals
-    k = _row_count(rows)
-    n = v.shape[-2]
-    size = chunk_size(n)
-
-    def block(r, g_c, y_c):
-        theta, (p, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
-        if mode == "smooth":
-            y_hat = y_c
-        else:
-            total = jnp.sum(weights, axis=-1, keepdims=True)
-            y_hat = (weights @ v) / total
-        dp = g_c @ jnp.swapaxes(v, -1, -2)  # (..., c, n)
-        dtheta = weights * (dp - jnp.sum(g_c * y_hat, axis=-1, keepdims=True))
-        d_rows, d_columns, d_softness = method.score_pullback(
-            r, columns, softness, theta, dtheta
-        )
-        # Transposed, `(..., m, n)`, for speed (see `_column_products`).
-        d_v = jnp.swapaxes(g_c, -1, -2) @ p
-        return d_rows, d_columns, d_softness, d_v
-
-    zeros = (
-        jax.tree_util.tree_map(jnp.zeros_like, columns),
-        jnp.zeros_like(softness),
-        jnp.zeros_like(jnp.swapaxes(v, -1, -2)),
-    )
-    if k <= size:
-        d_rows, d_columns, d_softness, d_v = block(rows, g, y)
-    else:
-        r = _chunks_of(rows, -1, k, n)
-        gs = _chunks_of(g, -2, k, n)
-        gs = gs * _row_mask(gs.shape[0], gs.shape[-2], k, gs)
-        ys = _chunks_of(y, -2, k, n)
-
-        def step(acc, xs):
-            d_r, d_c, d_s, d_v = block(*xs)
-            acc = jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s, d_v))
-            return acc, d_r
-
-        (d_columns, d_softness, d_v), d_r = jax.lax.scan(step, zeros, (r, gs, ys))
-        d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
-    return d_rows, d_columns, None, d_softness, jnp.swapaxes(d_v, -1, -2)
-
-
-_row_products.defvjp(_row_products_fwd, _row_products_bwd)
-
-
 def _row_count(rows: PyTree[Array]) -> int:
     return jax.tree_util.tree_leaves(rows)[0].shape[-1]
+
+
+def _column_count(columns: PyTree[Array]) -> int:
+    return jax.tree_util.tree_leaves(columns)[0].shape[-1]
 
 
 def _chunks_of(tree: PyTree[Array], axis: int, k: int, n: int) -> PyTree[Array]:
@@ -261,130 +305,187 @@ def _row_mask(count: int, size: int, k: int, like: Array) -> Array:
     return valid.reshape(count, *([1] * (like.ndim - 3)), size, 1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
-def _rows(method, mode, rows, columns, sorting, softness):
-    """The rows `P[rows]` themselves, `(..., k, n)`."""
-    k = _row_count(rows)
-    n = jax.tree_util.tree_leaves(columns)[0].shape[-1]
+def _over_chunks(block, k: int, n: int, inputs, out_axes, zeros=()):
+    """`block` over all `k` rows, in chunks of at most `chunk_size(n)` rows.
 
-    def block(r):
-        return _chunk_solve(method, mode, r, columns, sorting, softness)[1][0]
-
+    `inputs` are `(tree, axis, masked)` triples: each tree is split along its
+    row axis `axis`, and the chunks of `masked` ones (cotangents, row axis -2)
+    are zero in the padding rows of the last chunk. `block(*chunks)` returns
+    `(summed, per_row)`: `summed` (shaped like `zeros`) is added up over the
+    chunks and each leaf of `per_row` is put back together along its axis in
+    `out_axes` (a matching tuple).
+    """
     if k <= chunk_size(n):
-        return block(rows)
-    r = _chunks_of(rows, -1, k, n)
-    return _merge(jax.lax.map(block, r), k, axis=-2)
+        return block(*(tree for tree, _, _ in inputs))
+    xs = []
+    for tree, axis, masked in inputs:
+        chunks = _chunks_of(tree, axis, k, n)
+        if masked:
+            chunks = jax.tree_util.tree_map(
+                lambda c: c * _row_mask(c.shape[0], c.shape[-2], k, c), chunks
+            )
+        xs.append(chunks)
+
+    def step(acc, x):
+        summed, per_row = block(*x)
+        return jax.tree_util.tree_map(jnp.add, acc, summed), per_row
+
+    summed, per_row = jax.lax.scan(step, zeros, tuple(xs))
+    merged = tuple(
+        jax.tree_util.tree_map(lambda x, a=axis: _merge(x, k, a), out)
+        for out, axis in zip(per_row, out_axes, strict=True)
+    )
+    return summed, merged
 
 
-def _rows_fwd(method, mode, rows, columns, sorting, softness):
-    return _rows(method, mode, rows, columns, sorting, softness), (
-        rows,
-        columns,
-        sorting,
-        softness,
+def _cotangent_zeros(columns, softness, *more):
+    return (
+        jax.tree_util.tree_map(jnp.zeros_like, columns),
+        jnp.zeros_like(softness),
+        *more,
     )
 
 
-def _rows_bwd(method, mode, residuals, g):
-    rows, columns, sorting, softness = residuals
-    k = _row_count(rows)
-    n = jax.tree_util.tree_leaves(columns)[0].shape[-1]
+# The three products below share one shape: the forward pass solves each chunk
+# of rows and keeps, besides its output, each row's shift (the peak and, for
+# the piecewise modes, the threshold: `O(k)` numbers); the backward pass
+# recomputes the chunk's kernel at that shift, without solving again, and
+# applies the projection's closed-form pullback.
 
-    def block(r, g_c):
-        theta, (_, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
+
+def _row_products_impl(method, mode, rows, columns, sorting, softness, v):
+    def block(r):
+        _, kern, _, shift = _chunk_solve(method, mode, r, columns, sorting, softness)
+        sums = kern @ _with_ones(v)
+        return (), (sums[..., 1:] / sums[..., :1], shift)
+
+    k, n = _row_count(rows), v.shape[-2]
+    return _over_chunks(block, k, n, [(rows, -1, False)], (-2, -2))[1]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _row_products(method, mode, rows, columns, sorting, softness, v):
+    """`P[rows] @ v`, chunk by chunk."""
+    return _row_products_impl(method, mode, rows, columns, sorting, softness, v)[0]
+
+
+def _row_products_fwd(method, mode, rows, columns, sorting, softness, v):
+    y, shift = _row_products_impl(method, mode, rows, columns, sorting, softness, v)
+    return y, (rows, columns, sorting, softness, v, shift)
+
+
+def _row_products_bwd(method, mode, residuals, g):
+    rows, columns, sorting, softness, v, shift = residuals
+
+    def block(r, g_c, s_c):
+        g_p, d_r, d_c, d_s = _outer_pullback(
+            method, mode, r, columns, sorting, softness, s_c, g_c, v, want_pv=False
+        )
+        return (d_c, d_s, g_p), (d_r,)
+
+    zeros = _cotangent_zeros(columns, softness, jnp.zeros_like(jnp.swapaxes(v, -1, -2)))
+    inputs = [(rows, -1, False), (g, -2, True), (shift, -2, False)]
+    (d_columns, d_softness, d_v), (d_rows,) = _over_chunks(
+        block, _row_count(rows), v.shape[-2], inputs, (-1,), zeros
+    )
+    return d_rows, d_columns, None, d_softness, jnp.swapaxes(d_v, -1, -2)
+
+
+_row_products.defvjp(_row_products_fwd, _row_products_bwd)
+
+
+def _rows_impl(method, mode, rows, columns, sorting, softness):
+    def block(r):
+        _, kern, _, shift = _chunk_solve(method, mode, r, columns, sorting, softness)
+        return (), (kern / jnp.sum(kern, axis=-1, keepdims=True), shift)
+
+    k, n = _row_count(rows), _column_count(columns)
+    return _over_chunks(block, k, n, [(rows, -1, False)], (-2, -2))[1]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _rows(method, mode, rows, columns, sorting, softness):
+    """The rows `P[rows]` themselves, `(..., k, n)`."""
+    return _rows_impl(method, mode, rows, columns, sorting, softness)[0]
+
+
+def _rows_fwd(method, mode, rows, columns, sorting, softness):
+    p, shift = _rows_impl(method, mode, rows, columns, sorting, softness)
+    return p, (rows, columns, sorting, softness, shift)
+
+
+def _rows_bwd(method, mode, residuals, g):
+    rows, columns, sorting, softness, shift = residuals
+
+    def block(r, g_c, s_c):
+        theta, kern, weights, _ = _chunk_solve(
+            method, mode, r, columns, sorting, softness, s_c
+        )
         total = jnp.sum(weights, axis=-1, keepdims=True)
         mean = jnp.sum(weights * g_c, axis=-1, keepdims=True) / total
-        dtheta = weights * (g_c - mean)
-        return method.score_pullback(r, columns, softness, theta, dtheta)
+        dtheta = weights / jnp.sum(kern, axis=-1, keepdims=True) * (g_c - mean)
+        d_r, d_c, d_s = method.score_pullback(r, columns, softness, theta, dtheta)
+        return (d_c, d_s), (d_r,)
 
-    if k <= chunk_size(n):
-        d_rows, d_columns, d_softness = block(rows, g)
-    else:
-        r = _chunks_of(rows, -1, k, n)
-        gs = _chunks_of(g, -2, k, n)
-        gs = gs * _row_mask(gs.shape[0], gs.shape[-2], k, gs)
-        zeros = (
-            jax.tree_util.tree_map(jnp.zeros_like, columns),
-            jnp.zeros_like(softness),
-        )
-
-        def step(acc, xs):
-            d_r, d_c, d_s = block(*xs)
-            return jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s)), d_r
-
-        (d_columns, d_softness), d_r = jax.lax.scan(step, zeros, (r, gs))
-        d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
+    inputs = [(rows, -1, False), (g, -2, True), (shift, -2, False)]
+    (d_columns, d_softness), (d_rows,) = _over_chunks(
+        block,
+        _row_count(rows),
+        _column_count(columns),
+        inputs,
+        (-1,),
+        _cotangent_zeros(columns, softness),
+    )
     return d_rows, d_columns, None, d_softness
 
 
 _rows.defvjp(_rows_fwd, _rows_bwd)
 
 
+def _column_products_impl(method, mode, rows, columns, sorting, softness, u):
+    # `u_c^T P`, `(..., m, n)`, summed over chunks and transposed once at the end.
+    def block(r, u_c):
+        _, kern, _, shift = _chunk_solve(method, mode, r, columns, sorting, softness)
+        u_c = u_c / jnp.sum(kern, axis=-1, keepdims=True)
+        return _transposed_product(u_c, kern), (shift,)
+
+    inputs = [(rows, -1, False), (u, -2, True)]
+    zeros = jnp.zeros_like(jnp.swapaxes(u, -1, -2))
+    total, (shift,) = _over_chunks(
+        block, _row_count(rows), u.shape[-2], inputs, (-2,), zeros
+    )
+    return jnp.swapaxes(total, -1, -2), shift
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
 def _column_products(method, mode, rows, columns, sorting, softness, u):
     """`P^T @ u` over all rows, `(..., n, m)`."""
-    k = _row_count(rows)
-    n = u.shape[-2]
-
-    def block(r, u_c):
-        # `u_c^T P`, `(..., m, n)`: a product with `P` untransposed is much
-        # faster on CPU than `P^T u_c`; the sum is transposed once at the end.
-        p = _chunk_solve(method, mode, r, columns, sorting, softness)[1][0]
-        return jnp.swapaxes(u_c, -1, -2) @ p
-
-    if k <= chunk_size(n):
-        return jnp.swapaxes(block(rows, u), -1, -2)
-    r = _chunks_of(rows, -1, k, n)
-    us = _chunks_of(u, -2, k, n)
-    us = us * _row_mask(us.shape[0], us.shape[-2], k, us)
-
-    def step(total, xs):
-        return total + block(*xs), None
-
-    total, _ = jax.lax.scan(step, jnp.zeros_like(jnp.swapaxes(u, -1, -2)), (r, us))
-    return jnp.swapaxes(total, -1, -2)
+    return _column_products_impl(method, mode, rows, columns, sorting, softness, u)[0]
 
 
 def _column_products_fwd(method, mode, rows, columns, sorting, softness, u):
-    z = _column_products(method, mode, rows, columns, sorting, softness, u)
-    return z, (rows, columns, sorting, softness, u)
+    z, shift = _column_products_impl(method, mode, rows, columns, sorting, softness, u)
+    return z, (rows, columns, sorting, softness, u, shift)
 
 
 def _column_products_bwd(method, mode, residuals, h):
-    rows, columns, sorting, softness, u = residuals
-    k = _row_count(rows)
-    n = u.shape[-2]
+    rows, columns, sorting, softness, u, shift = residuals
 
-    def block(r, u_c):
-        theta, (p, weights) = _chunk_solve(method, mode, r, columns, sorting, softness)
-        d_u = p @ h  # (..., c, m)
-        if mode == "smooth":
-            h_hat = d_u
-        else:
-            h_hat = (weights @ h) / jnp.sum(weights, axis=-1, keepdims=True)
-        dp = u_c @ jnp.swapaxes(h, -1, -2)  # (..., c, n)
-        dtheta = weights * (dp - jnp.sum(u_c * h_hat, axis=-1, keepdims=True))
-        d_r, d_c, d_s = method.score_pullback(r, columns, softness, theta, dtheta)
-        return d_r, d_c, d_s, d_u
-
-    if k <= chunk_size(n):
-        d_rows, d_columns, d_softness, d_u = block(rows, u)
-    else:
-        r = _chunks_of(rows, -1, k, n)
-        us = _chunks_of(u, -2, k, n)
-        us = us * _row_mask(us.shape[0], us.shape[-2], k, us)
-        zeros = (
-            jax.tree_util.tree_map(jnp.zeros_like, columns),
-            jnp.zeros_like(softness),
+    def block(r, u_c, s_c):
+        d_u, d_r, d_c, d_s = _outer_pullback(
+            method, mode, r, columns, sorting, softness, s_c, u_c, h, want_pv=True
         )
+        return (d_c, d_s), (d_r, d_u)
 
-        def step(acc, xs):
-            d_r, d_c, d_s, d_u = block(*xs)
-            return jax.tree_util.tree_map(jnp.add, acc, (d_c, d_s)), (d_r, d_u)
-
-        (d_columns, d_softness), (d_r, d_us) = jax.lax.scan(step, zeros, (r, us))
-        d_rows = jax.tree_util.tree_map(lambda x: _merge(x, k, axis=-1), d_r)
-        d_u = _merge(d_us, k, axis=-2)
+    inputs = [(rows, -1, False), (u, -2, True), (shift, -2, False)]
+    (d_columns, d_softness), (d_rows, d_u) = _over_chunks(
+        block,
+        _row_count(rows),
+        u.shape[-2],
+        inputs,
+        (-1, -2),
+        _cotangent_zeros(columns, softness),
+    )
     return d_rows, d_columns, None, d_softness, d_u
 
 

@@ -70,25 +70,46 @@ def _threshold(theta: Array, q: int, start: Array | None = None) -> Array:
     return lam
 
 
-def solve(
-    theta: Array, mode: str, peak: Array | None = None, start: Array | None = None
-) -> tuple[Array, Array]:
-    """The projection `p` and the Jacobian weights `w` (see module docstring).
+def kernel(
+    theta: Array,
+    mode: str,
+    peak: Array | None = None,
+    start: Array | None = None,
+    lam: Array | None = None,
+) -> tuple[Array, Array, Array | None]:
+    """The projection up to its row sums, the Jacobian weights and the threshold.
 
-    Optional hints, both with a trailing axis of size 1: `peak`, the maximum of
-    `theta` along the last axis, and `start`, a threshold at or below the root
-    (relative to `peak`). Not differentiable: use `project` for that.
+    Returns `(k, w, lam)` with `p = k / sum(k)` and
+    `dp = (w / sum(k)) * (dtheta - <w, dtheta> / sum(w))`: `k` is `exp(theta)`
+    (shifted) for `"smooth"`, where `w` is `k` itself and `lam` is `None`, and
+    `[theta - lam]_+^q`, whose sum is 1 at the root, for the piecewise modes.
+    Leaving the division to the caller lets products `p @ v` take the row sums
+    from the same product (a column of ones in `v`) instead of an extra pass.
+
+    Optional hints, each with a trailing axis of size 1: `peak`, the maximum of
+    `theta` along the last axis; `start`, a threshold at or below the root; and
+    `lam`, the root itself from an earlier call on the same scores, which skips
+    the solve (both relative to `peak`). Not differentiable: use `project`.
     """
     theta = theta - (jnp.max(theta, axis=-1, keepdims=True) if peak is None else peak)
     if mode == "smooth":
         e = jnp.exp(theta)
-        p = e / jnp.sum(e, axis=-1, keepdims=True)
-        return p, p
+        return e, e, None
     q = POWERS[mode]
-    gap = jnp.maximum(theta - _threshold(theta, q, start), 0)
-    p = gap**q
+    if lam is None:
+        lam = _threshold(theta, q, start)
+    gap = jnp.maximum(theta - lam, 0)
     w = (gap > 0).astype(gap.dtype) if q == 1 else q * gap ** (q - 1)
-    return p / jnp.sum(p, axis=-1, keepdims=True), w
+    return gap**q, w, lam
+
+
+def solve(
+    theta: Array, mode: str, peak: Array | None = None, start: Array | None = None
+) -> tuple[Array, Array]:
+    """The projection `p` and its Jacobian weights `w` (see module docstring)."""
+    k, w, _ = kernel(theta, mode, peak, start)
+    p = k / jnp.sum(k, axis=-1, keepdims=True)
+    return p, p if mode == "smooth" else w
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))

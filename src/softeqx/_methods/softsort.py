@@ -133,6 +133,19 @@ def _decayed_prefix_sums(decay: Array, w: Array, reverse: bool = False) -> Array
     return jnp.moveaxis(out, 0, -2)
 
 
+def _kernel_sums(s: Array, w: Array, softness: Array) -> tuple[Array, Array]:
+    """`(L, A)`: the kernel sums over `j <= i` and over `j > i` (positions)."""
+    decay = jnp.exp(-jnp.diff(s, axis=-1)[..., None] / softness)
+    pad = jnp.zeros((*s.shape[:-1], 1, 1), decay.dtype)
+    lower = _decayed_prefix_sums(jnp.concatenate([pad, decay], -2), w)
+    upper = _decayed_prefix_sums(jnp.concatenate([decay, pad], -2), w, reverse=True)
+    above = jnp.concatenate(
+        [decay * upper[..., 1:, :], jnp.zeros_like(w[..., :1, :])], -2
+    )
+    return lower, above
+
+
+@jax.custom_vjp
 def laplace_sums(
     s: Float[Array, "*batch n"], w: Float[Array, "*batch n m"], softness: Array
 ) -> Float[Array, "*batch n m"]:
@@ -140,45 +153,48 @@ def laplace_sums(
 
     Split at $i$: the elements at or below $i$ give
     $L_i = e^{-(s_i - s_{i-1}) / \tau} L_{i-1} + w_i$, those above give
-    $U_i = e^{-(s_{i+1} - s_i) / \tau} (U_{i+1} + w_{i+1})$. Both recurrences
+    $A_i = e^{-(s_{i+1} - s_i) / \tau} (A_{i+1} + w_{i+1})$. Both recurrences
     multiply by factors in $[0, 1]$ only, so nothing overflows and rounding
     errors are not amplified, at any softness.
 
-    At exact ties the kernel has a kink. Differentiating the recurrences
-    would take the one-sided derivative that the elements' positions in `s`
-    pick; a zero-valued correction makes the derivative the symmetric one
-    ($\operatorname{sign}(0) = 0$, as for the dense kernel), so tied elements
-    get equal gradients whatever their order.
+    The pullback is written out rather than differentiated through the
+    recurrences: the kernel is symmetric, so the cotangent of `w` is the same
+    sums of the cotangent `g`, and that of `s` needs the signed sums
+    $\sum_j \operatorname{sign}(s_i - s_j) e^{-|s_i - s_j| / \tau} w_j$,
+    which are `L - A` less the element itself and its exact ties
+    ($\operatorname{sign}(0) = 0$, the symmetric derivative at the kink, so
+    tied elements get equal gradients whatever their order). The kernel
+    depends on `s / tau` only, which gives the softness's cotangent from
+    that of `s`. Two recurrences forward, four backward.
     """
-    diff = jnp.diff(s, axis=-1)[..., None]
-    decay = jnp.exp(-diff / softness)
-    pad = jnp.zeros((*s.shape[:-1], 1, 1), decay.dtype)
-    lower = _decayed_prefix_sums(jnp.concatenate([pad, decay], -2), w)
-    upper = _decayed_prefix_sums(jnp.concatenate([decay, pad], -2), w, reverse=True)
-    above = jnp.concatenate(
-        [decay * upper[..., 1:, :], jnp.zeros_like(w[..., :1, :])], -2
-    )
-    return lower + above + _tie_correction(s, w, diff == 0, softness)
+    lower, above = _kernel_sums(s, w, softness)
+    return lower + above
 
 
-def _tie_correction(s: Array, w: Array, tied: Array, softness: Array) -> Array:
-    r"""Zero, with the derivative that turns the recurrences' one-sided
-    derivative at ties into the symmetric one.
+def _laplace_sums_fwd(s: Array, w: Array, softness: Array):
+    lower, above = _kernel_sums(s, w, softness)
+    return lower + above, (s, w, softness, lower, above)
 
-    Within a group of equal `s`, the recurrences differentiate
-    $e^{-|s_i - s_j| / \tau}$ as $e^{-(s_i - s_j) / \tau}$ for $j$ before $i$
-    and as $e^{-(s_j - s_i) / \tau}$ after it; the symmetric derivative is 0.
-    This adds $\sum_{j \text{ tied}} \pm (s_i - s_j) w_j / \tau$ (exactly 0
-    in value, by `x - stop_gradient(x)`) whose derivative cancels the
-    difference. `tied[i]` says whether `s[i + 1] == s[i]`.
-    """
-    same = tied.astype(w.dtype)
+
+def _laplace_sums_bwd(residuals, g: Array):
+    s, w, softness, lower, above = residuals
+    lower_g, above_g = _kernel_sums(s, g, softness)
+    # The sums over the exact ties strictly before / after each position, of
+    # `w` and `g` together.
+    same = (jnp.diff(s, axis=-1) == 0).astype(w.dtype)[..., None]
     pad = jnp.zeros((*s.shape[:-1], 1, 1), w.dtype)
-    sw = jnp.concatenate([w, s[..., None] * w], -1)
+    both = jnp.concatenate([w, g], -1)
+    before = _decayed_prefix_sums(jnp.concatenate([pad, same], -2), both) - both
+    after = _decayed_prefix_sums(jnp.concatenate([same, pad], -2), both, True) - both
     m = w.shape[-1]
-    # Sums over the tied elements strictly before / after each position.
-    before = _decayed_prefix_sums(jnp.concatenate([pad, same], -2), sw) - sw
-    after = _decayed_prefix_sums(jnp.concatenate([same, pad], -2), sw, True) - sw
-    net = before - after
-    y = s[..., None] * net[..., :m] - net[..., m:]
-    return (y - jax.lax.stop_gradient(y)) / jax.lax.stop_gradient(softness)
+    signed_w = (lower - w - before[..., :m]) - (above - after[..., :m])
+    signed_g = (lower_g - g - before[..., m:]) - (above_g - after[..., m:])
+    d_s = -(jnp.sum(g * signed_w, -1) + jnp.sum(w * signed_g, -1)) / softness
+    # Scale invariance, `sum_i s_i d/ds_i + tau d/dtau = 0`, about a central
+    # element (the cotangents of `s` sum to 0) to keep precision.
+    centre = s[..., s.shape[-1] // 2 : s.shape[-1] // 2 + 1]
+    d_softness = -jnp.sum((s - centre) * d_s) / softness
+    return d_s, lower_g + above_g, jnp.broadcast_to(d_softness, jnp.shape(softness))
+
+
+laplace_sums.defvjp(_laplace_sums_fwd, _laplace_sums_bwd)

@@ -153,6 +153,12 @@ class AbstractValueSortingMethod(AbstractOrderingMethod):
         ]
 
 
+def with_ones(v: Array) -> Array:
+    """`v` with a column of ones appended: a product `k @ with_ones(v)` also
+    gives the row sums of `k`."""
+    return jnp.concatenate([v, jnp.ones_like(v[..., :1])], -1)
+
+
 def chunk_size(n: int) -> int:
     return max(1, min(n, CHUNK_ENTRIES // max(n, 1)))
 

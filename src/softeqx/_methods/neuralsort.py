@@ -8,8 +8,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
-from .base import chunk_size
-from .score import AbstractLinearScoreMethod, _chunks_of, _merge, _row_mask
+from .score import AbstractLinearScoreMethod, _over_chunks
 
 
 def _pair_sums(
@@ -47,12 +46,11 @@ def soft_deviation_sums(
     a chunked backward pass.
     """
     n = a.shape[-1]
-    size = chunk_size(n)
-    if n <= size:
-        return _pair_sums(a, a, ref, softness, mode)
-    rows = _chunks_of(a, -1, n, n)
-    sums = jax.lax.map(lambda r: _pair_sums(r, a, ref, softness, mode), rows)
-    return _merge(sums, n, axis=-1)
+
+    def block(rows: Array) -> tuple[tuple, tuple[Array]]:
+        return (), (_pair_sums(rows, a, ref, softness, mode),)
+
+    return _over_chunks(block, n, n, [(a, -1, False)], (-1,))[1][0]
 
 
 def _soft_deviation_sums_fwd(a: Array, ref: Array, softness: Array, mode: str):
@@ -68,31 +66,18 @@ def _soft_deviation_sums_bwd(
     a, ref, softness = residuals
     family = SIGMOIDS[mode]
     n = a.shape[-1]
-    size = chunk_size(n)
 
-    def block(a_rows: Array, g_rows: Array) -> tuple[Array, Array, Array]:
+    def block(a_rows: Array, g_rows: Array) -> tuple[tuple, tuple[Array]]:
         def sums(r: Array, c: Array, s: Array) -> Array:
             return jnp.sum(family.abs(r[..., :, None] - c[..., None, :], s), -1)
 
-        return jax.vjp(sums, a_rows, a, softness)[1](g_rows)
+        d_rows, d_cols, d_s = jax.vjp(sums, a_rows, a, softness)[1](g_rows[..., 0])
+        return (d_cols, d_s), (d_rows,)
 
-    if n <= size:
-        d_rows, d_cols, d_s = block(a, g)
-    else:
-        a_rows = _chunks_of(a, -1, n, n)
-        # Padding rows repeat the last element: their cotangents must be zero.
-        g_rows = _chunks_of(g[..., None], -2, n, n)
-        g_rows = (g_rows * _row_mask(g_rows.shape[0], g_rows.shape[-2], n, g_rows))[
-            ..., 0
-        ]
-
-        def step(acc, xs):
-            d_rows, d_cols, d_s = block(*xs)
-            return (acc[0] + d_cols, acc[1] + d_s), d_rows
-
-        zeros = (jnp.zeros_like(a), jnp.zeros_like(softness))
-        (d_cols, d_s), d_rows = jax.lax.scan(step, zeros, (a_rows, g_rows))
-        d_rows = _merge(d_rows, n, axis=-1)
+    # Padding rows repeat the last element: their cotangents are masked.
+    inputs = [(a, -1, False), (g[..., None], -2, True)]
+    zeros = (jnp.zeros_like(a), jnp.zeros_like(softness))
+    (d_cols, d_s), (d_rows,) = _over_chunks(block, n, n, inputs, (-1,), zeros)
 
     def offset(c: Array, o: Array, s: Array) -> Array:
         return jnp.sum(family.abs(o - c, s), -1, keepdims=True)

@@ -8,14 +8,17 @@ description into the three operations of `AbstractOrderingMethod`, in `O(n)`
 memory per row and with hand-written derivatives:
 
 - rows are computed in chunks; nothing of size `n x n` is kept;
-- the products `P[positions] @ v` and `P^T @ u` have custom VJPs that recompute
-  each chunk once in the backward pass and apply the projection's closed-form
-  Jacobian (see `softeqx._projections.simplex`), with the score's own
-  derivatives from `jax.vjp` of the elementwise score function;
+- the products `P[positions] @ v` and `P^T @ u` have custom VJPs. The forward
+  pass keeps each row's shift (its peak and, for the piecewise modes, its
+  threshold: `O(k)` numbers); the backward pass evaluates each chunk's kernel
+  at that shift, without solving again, and applies the projection's
+  closed-form Jacobian (see `softeqx._projections.simplex`) and the method's
+  `score_pullback`. For scores linear in the row parameter (NeuralSort) that
+  pullback is two thin matrix products per chunk;
 - each row's maximum sits at the element of that rank (the row is unimodal in
-  sorted order), so the projection's shift and a starting threshold come from a
-  small window of sorted neighbours, and Newton's method on the full row needs
-  one or two passes instead of about eight.
+  sorted order), so the piecewise modes take a starting threshold from a small
+  window of sorted neighbours, and Newton's method on the full row needs one
+  or two passes instead of about eight.
 """
 
 import abc
@@ -27,7 +30,7 @@ from jaxtyping import Array, Float, Int, PyTree
 
 from .._projections.simplex import POWERS, _threshold, kernel
 from .._util import inverse_permutation
-from .base import AbstractOrderingMethod, chunk_size
+from .base import AbstractOrderingMethod, chunk_size, with_ones
 
 
 WINDOW = 32
@@ -190,11 +193,6 @@ def _chunk_solve(method, mode, rows, columns, sorting, softness, shift=None):
     return theta, kern, weights, (peak, lam)
 
 
-def _with_ones(v: Array) -> Array:
-    """`v` with a column of ones in front, so that `k @ _with_ones(v)` has row sums."""
-    return jnp.concatenate([jnp.ones_like(v[..., :1]), v], axis=-1)
-
-
 def _transposed_product(y: Array, k: Array) -> Array:
     """`y^T @ k`, `(..., m, n)`, for a chunk `k`, `(..., c, n)`, and `y`, `(..., c, m)`.
 
@@ -224,14 +222,14 @@ def _outer_pullback(method, mode, r, columns, sorting, softness, shift, g, v, wa
     m = v.shape[-1]
     smooth = mode == "smooth"
     linear = isinstance(method, AbstractLinearScoreMethod)
-    left = _with_ones(v)
+    left = with_ones(v)
     if linear:
         a = columns[0][..., :, None]
         left = jnp.concatenate([left, v * a, a], axis=-1)
-    sums = weights @ left  # (..., c, 1 + m [+ m + 1])
-    w_total, w_v = sums[..., :1], sums[..., 1 : m + 1]
-    k_sums = sums[..., : m + 1] if smooth else kern @ _with_ones(v)
-    k_total = k_sums[..., :1]
+    sums = weights @ left  # (..., c, m + 1 [+ m + 1])
+    w_v, w_total = sums[..., :m], sums[..., m : m + 1]
+    k_sums = sums[..., : m + 1] if smooth else kern @ with_ones(v)
+    k_total = k_sums[..., m:]
     g_k = g / k_total
     s_k = jnp.sum(g * w_v, axis=-1, keepdims=True) / (w_total * k_total)
     vt = jnp.swapaxes(v, -1, -2)
@@ -255,7 +253,7 @@ def _outer_pullback(method, mode, r, columns, sorting, softness, shift, g, v, wa
         )
         g_p = None
     if want_pv:
-        return k_sums[..., 1:] / k_total, d_rows, d_columns, d_softness
+        return k_sums[..., :m] / k_total, d_rows, d_columns, d_softness
     if g_p is None:
         g_p = _transposed_product(g_k, kern)
     return g_p, d_rows, d_columns, d_softness
@@ -356,8 +354,8 @@ def _cotangent_zeros(columns, softness, *more):
 def _row_products_impl(method, mode, rows, columns, sorting, softness, v):
     def block(r):
         _, kern, _, shift = _chunk_solve(method, mode, r, columns, sorting, softness)
-        sums = kern @ _with_ones(v)
-        return (), (sums[..., 1:] / sums[..., :1], shift)
+        sums = kern @ with_ones(v)
+        return (), (sums[..., :-1] / sums[..., -1:], shift)
 
     k, n = _row_count(rows), v.shape[-2]
     return _over_chunks(block, k, n, [(rows, -1, False)], (-2, -2))[1]

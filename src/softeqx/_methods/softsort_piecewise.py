@@ -50,6 +50,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._projections.simplex import MAX_NEWTON_STEPS
+from .base import with_ones
 from .power_sums import _shift, build, query
 
 
@@ -422,11 +423,6 @@ def _runs(u: Array) -> Array:
     return jnp.cumsum(starts, -1) - 1
 
 
-def _with_ones(v: Array) -> Array:
-    """`v` with a column of ones appended: its row sums give the weights'."""
-    return jnp.concatenate([v, jnp.ones_like(v[..., :1])], -1)
-
-
 def _bilinear(
     u: Array,
     rows: _Rows,
@@ -449,7 +445,7 @@ def _bilinear(
     """
     n = u.shape[-1]
     runs = _runs(u)
-    payload = _with_ones(right)
+    payload = with_ones(right)
     near, far = row_sums or _row_sums(u, rows, payload, q - transposed, q - 1)
     row_runs = jnp.take(runs, positions, axis=-1)
     tied = rows.r[..., None] ** (q - 1) * _tied_sums(
@@ -488,7 +484,7 @@ def _apply_rows_fwd(u, v, positions, q):
     rows = _solve_rows(u, positions, q)
     # The sums of the ones too: the backward pass needs them, and a wider
     # payload costs less than a second pass over the rows.
-    sums = _row_sums(u, rows, _with_ones(v), q, q - 1)
+    sums = _row_sums(u, rows, with_ones(v), q, q - 1)
     out = (sums[0] + sums[1])[..., q, :-1] / rows.total[..., None]
     return out, (u, v, positions, rows, sums)
 

@@ -1,5 +1,6 @@
 """Small array helpers shared by the methods and projections."""
 
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Int
 
@@ -18,3 +19,64 @@ def inverse_permutation(order: Int[Array, "*batch n"]) -> Int[Array, "*batch n"]
         axis=-1,
         inplace=False,
     )
+
+
+# Largest row for which `rank * n + index` fits in an int32.
+PACKED_LIMIT = 46340
+_KEY_TYPES = {jnp.dtype(jnp.float32): jnp.int32, jnp.dtype(jnp.float64): jnp.int64}
+
+
+def sortable(x: Array) -> Array:
+    """Keys that sort (and compare) like `x` under `jnp.sort`, and sort fast.
+
+    For float32 and float64, integers of the same width: `-0.0` maps to the
+    key of `0.0` and every NaN after `inf`. Other dtypes come back unchanged.
+    """
+    if x.dtype not in _KEY_TYPES:
+        return x
+    x = jnp.where(x == 0, jnp.zeros_like(x), x)
+    x = jnp.where(jnp.isnan(x), jnp.full_like(x, jnp.nan), x)
+    bits = jax.lax.bitcast_convert_type(x, _KEY_TYPES[x.dtype])
+    # Negative floats order backwards as integers: flip all but the sign bit.
+    return bits ^ ((bits >> (bits.dtype.itemsize * 8 - 1)) & jnp.iinfo(bits.dtype).max)
+
+
+def argsort(x: Array) -> Int[Array, "*batch n"]:
+    """`jnp.argsort(x, axis=-1, stable=True)`, about 2x faster on CPU for floats.
+
+    XLA:CPU sorts one array of integers about 4x faster than it sorts floats
+    or several arrays together (its comparator is then a compiled call per
+    comparison). So the floats become order-preserving integer keys, each
+    element's rank among them is found by binary search in the sorted keys
+    (ties share the rank of their first), and one last sort of the integers
+    `rank * n + index` gives the order, ties by index as a stable sort would.
+    Other dtypes, and rows too long for `rank * n` in 32 bits, take
+    `jnp.argsort`.
+    """
+    n = x.shape[-1]
+    wide = x.dtype == jnp.float64
+    if x.dtype not in _KEY_TYPES or n == 0 or (n > PACKED_LIMIT and not wide):
+        return jnp.argsort(x, axis=-1, stable=True)
+    keys = sortable(x)
+    flat = keys.reshape(-1, n)
+    first = jax.vmap(
+        lambda row: jnp.searchsorted(
+            jnp.sort(row), row, side="left", method="scan_unrolled"
+        )
+    )(flat).reshape(keys.shape)
+    packed = first.astype(keys.dtype) * n + jnp.arange(n, dtype=keys.dtype)
+    index = jax.dtypes.canonicalize_dtype(jnp.int64)  # jnp.argsort's
+    return (jnp.sort(packed, axis=-1) % n).astype(index)
+
+
+def sort(x: Array) -> Array:
+    """`jnp.sort(x, axis=-1)` through `sortable` keys, for speed (not for autodiff).
+
+    The key map is its own inverse on the integers, so the sorted keys map
+    back to the sorted floats (`-0.0` comes back as `0.0`).
+    """
+    if x.dtype not in _KEY_TYPES:
+        return jnp.sort(x, axis=-1)
+    keys = jnp.sort(sortable(x), axis=-1)
+    bits = keys ^ ((keys >> (keys.dtype.itemsize * 8 - 1)) & jnp.iinfo(keys.dtype).max)
+    return jax.lax.bitcast_convert_type(bits, x.dtype)

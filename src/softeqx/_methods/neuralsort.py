@@ -8,6 +8,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
 from .._ops.sigmoidal import SIGMOIDS
+from .._util import sort
 from .score import AbstractLinearScoreMethod, _over_chunks
 
 
@@ -127,7 +128,12 @@ class NeuralSort(AbstractLinearScoreMethod):
         # Scores relative to a central element: a constant shift of each row of
         # theta, which the projection ignores, that keeps float32 precision for
         # the elements near the centre however far the outliers are.
-        ref = jax.lax.stop_gradient(jnp.median(a, axis=-1, keepdims=True))
+        ascending = sort(jax.lax.stop_gradient(a))
+        n = a.shape[-1]
+        ref = (
+            ascending[..., (n - 1) // 2 : (n - 1) // 2 + 1]
+            + ascending[..., n // 2 :][..., :1]
+        ) / 2
         return a - ref, soft_deviation_sums(a, ref, softness, mode)
 
     def row_parameters(

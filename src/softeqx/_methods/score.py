@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PyTree
 
 from .._projections.simplex import POWERS, _threshold, kernel
-from .._util import inverse_permutation
+from .._util import argsort, inverse_permutation
 from .base import AbstractOrderingMethod, chunk_size, with_ones
 
 
@@ -71,7 +71,7 @@ class AbstractScoreMethod(AbstractOrderingMethod):
         """Cotangents of `(rows, columns, softness)` given `dtheta` (`(..., k, n)`)."""
 
     def _setup(self, a: Array, positions: Array, softness: Array, mode: str) -> tuple:
-        order = jnp.argsort(a, axis=-1)
+        order = argsort(a)
         rank = inverse_permutation(order)
         columns = self.columns(a, softness, mode)
         rows = self.row_parameters(a, positions)

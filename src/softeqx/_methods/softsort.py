@@ -6,7 +6,7 @@ from jaxtyping import Array, Float, Int
 
 from .._checks import SIGMOIDAL_MODES
 from .._projections.simplex import POWERS
-from .._util import inverse_permutation
+from .._util import argsort, inverse_permutation
 from . import softsort_piecewise as piecewise
 from .score import AbstractScoreMethod
 
@@ -54,7 +54,8 @@ class SoftSort(AbstractScoreMethod):
     def row_parameters(
         self, a: Float[Array, "*batch n"], positions: Int[Array, " k"]
     ) -> Float[Array, "*batch k"]:
-        return jnp.take(jnp.sort(a, axis=-1), positions, axis=-1)
+        ascending = jnp.take_along_axis(a, argsort(a), axis=-1)
+        return jnp.take(ascending, positions, axis=-1)
 
     def score(self, rows: Array, columns: Array, softness: Array) -> Array:
         return -jnp.abs(rows - columns) / softness
@@ -78,7 +79,7 @@ class SoftSort(AbstractScoreMethod):
     ) -> Float[Array, "*batch k m"]:
         if _dense(a, mode):
             return super().sorted_values(a, v, positions, softness, mode)
-        order = jnp.argsort(a, axis=-1)
+        order = argsort(a)
         s = jnp.take_along_axis(a, order, axis=-1)
         payload = jnp.take_along_axis(v, order[..., None], axis=-2)
         if mode != "smooth":
@@ -97,7 +98,7 @@ class SoftSort(AbstractScoreMethod):
     ) -> Float[Array, "*batch n m"]:
         if _dense(a, mode):
             return super().transpose_apply(a, u, softness, mode)
-        order = jnp.argsort(a, axis=-1)
+        order = argsort(a)
         s = jnp.take_along_axis(a, order, axis=-1)
         if mode != "smooth":
             sums = piecewise.apply_columns(s / softness, u, POWERS[mode])

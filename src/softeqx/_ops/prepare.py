@@ -16,7 +16,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._checks import MODES, check_axis, check_mode, check_softness, float_dtypes
 from .._methods.base import AbstractOrderingMethod, AbstractValueSortingMethod
 from .._methods.registry import resolve_method
-from .._util import inverse_permutation
+from .._util import argsort, inverse_permutation
 
 
 # Winsorise at this many robust standard deviations (1.4826 MAD) from the median.
@@ -265,7 +265,7 @@ class Prepared:
     @functools.cached_property
     def _order(self) -> Array:
         """The argsort of `x` along the axis, computed once."""
-        return jnp.argsort(self.moved, axis=-1)
+        return argsort(self.moved)
 
     def restore(self, y: Array, extra: int = 0) -> Array:
         """Move axis `-1 - extra` of `y` back to the ordered axis and cast back."""

@@ -1,0 +1,78 @@
+"""The sorting helpers of `softeqx._util` against `jax.numpy`."""
+
+import hypothesis.extra.numpy as hnp
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from softeqx import _util
+
+
+# Few distinct values (ties), the signed zeros, infinities and NaNs.
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, np.inf, -np.inf, np.nan]
+
+
+def rows(dtype):
+    return hnp.arrays(
+        dtype,
+        st.tuples(st.integers(1, 3), st.integers(1, 40)),
+        elements=st.sampled_from(SPECIAL)
+        # (No subnormals: XLA on CPU flushes them to zero, numpy does not.)
+        | st.floats(width=np.dtype(dtype).itemsize * 8, allow_subnormal=False),
+    )
+
+
+@settings(max_examples=100)
+@given(x=rows(np.float32))
+def test_argsort_is_jnp_stable_argsort(x):
+    got = _util.argsort(jnp.asarray(x))
+    want = jnp.argsort(jnp.asarray(x), axis=-1, stable=True)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=50)
+@given(x=rows(np.float64))
+def test_argsort_is_jnp_stable_argsort_in_float64(x):
+    with jax.enable_x64(True):
+        got = _util.argsort(jnp.asarray(x))
+        want = jnp.argsort(jnp.asarray(x), axis=-1, stable=True)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=100)
+@given(x=rows(np.float32))
+def test_sort_and_sortable_keys_are_jnp_sort(x):
+    x = jnp.asarray(x)
+    want = jnp.sort(x, axis=-1)
+    # The same floats, except that a sorted -0.0 comes back as 0.0.
+    np.testing.assert_array_equal(_util.sort(x), jnp.where(want == 0, 0.0, want))
+    keys = _util.sortable(x)
+    assert keys.dtype == jnp.int32
+    # The keys compare like the floats (NaN equal to NaN and above inf).
+    a, b = keys[..., :, None], keys[..., None, :]
+    nan_a, nan_b = jnp.isnan(x)[..., :, None], jnp.isnan(x)[..., None, :]
+    less = jnp.where(nan_a, False, nan_b | (x[..., :, None] < x[..., None, :]))
+    np.testing.assert_array_equal(a < b, less)
+
+
+def test_long_rows_and_other_dtypes_take_jnp_argsort(monkeypatch):
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 50)), jnp.float32)
+    want = jnp.argsort(x, axis=-1, stable=True)
+    monkeypatch.setattr(_util, "PACKED_LIMIT", 10)
+    np.testing.assert_array_equal(_util.argsort(x), want)
+    ints = jnp.asarray([[3, 1, 2, 1]])
+    np.testing.assert_array_equal(_util.argsort(ints), jnp.argsort(ints, axis=-1))
+    np.testing.assert_array_equal(_util.sort(ints), jnp.sort(ints, axis=-1))
+
+
+@pytest.mark.parametrize("n", [1024, 4096])
+def test_argsort_of_long_rows_with_ties(n):
+    rng = np.random.default_rng(n)
+    x = jnp.asarray(np.round(rng.normal(size=(3, n)) * 8) / 8, jnp.float32)
+    np.testing.assert_array_equal(
+        _util.argsort(x), jnp.argsort(x, axis=-1, stable=True)
+    )

@@ -125,15 +125,12 @@ class NeuralSort(AbstractLinearScoreMethod):
     def columns(
         self, a: Float[Array, "*batch n"], softness: Array, mode: str
     ) -> tuple[Array, Array]:
-        # Scores relative to a central element: a constant shift of each row of
+        # Scores relative to the median: a constant shift of each row of
         # theta, which the projection ignores, that keeps float32 precision for
         # the elements near the centre however far the outliers are.
         ascending = sort(jax.lax.stop_gradient(a))
-        n = a.shape[-1]
-        ref = (
-            ascending[..., (n - 1) // 2 : (n - 1) // 2 + 1]
-            + ascending[..., n // 2 :][..., :1]
-        ) / 2
+        low, high = (a.shape[-1] - 1) // 2, a.shape[-1] // 2
+        ref = (ascending[..., low : low + 1] + ascending[..., high : high + 1]) / 2
         return a - ref, soft_deviation_sums(a, ref, softness, mode)
 
     def row_parameters(

@@ -36,9 +36,14 @@ def sortable(x: Array) -> Array:
         return x
     x = jnp.where(x == 0, jnp.zeros_like(x), x)
     x = jnp.where(jnp.isnan(x), jnp.full_like(x, jnp.nan), x)
-    bits = jax.lax.bitcast_convert_type(x, _KEY_TYPES[x.dtype])
-    # Negative floats order backwards as integers: flip all but the sign bit.
-    return bits ^ ((bits >> (bits.dtype.itemsize * 8 - 1)) & jnp.iinfo(bits.dtype).max)
+    return _flip_negatives(jax.lax.bitcast_convert_type(x, _KEY_TYPES[x.dtype]))
+
+
+def _flip_negatives(bits: Array) -> Array:
+    """Flip all but the sign bit where it is set: negative floats order backwards
+    as integers. The map is its own inverse."""
+    sign = bits >> (bits.dtype.itemsize * 8 - 1)
+    return bits ^ (sign & jnp.iinfo(bits.dtype).max)
 
 
 def argsort(x: Array) -> Int[Array, "*batch n"]:
@@ -94,8 +99,6 @@ def sort(x: Array) -> Array:
 
     def by_keys(x: Array) -> Array:
         keys = jnp.sort(sortable(x), axis=-1)
-        top = keys.dtype.itemsize * 8 - 1
-        bits = keys ^ ((keys >> top) & jnp.iinfo(keys.dtype).max)
-        return jax.lax.bitcast_convert_type(bits, x.dtype)
+        return jax.lax.bitcast_convert_type(_flip_negatives(keys), x.dtype)
 
     return jax.lax.cond(_ascending(x), lambda x: x, by_keys, x)

@@ -70,6 +70,36 @@ class AbstractScoreMethod(AbstractOrderingMethod):
     ) -> tuple[PyTree[Array], PyTree[Array], Array]:
         """Cotangents of `(rows, columns, softness)` given `dtheta` (`(..., k, n)`)."""
 
+    def pullback_columns(
+        self, columns: PyTree[Array], v: Float[Array, "*batch n m"]
+    ) -> Float[Array, "*batch n x"]:
+        """Columns `X` whose products `w @ X` with a chunk's Jacobian weights
+        `product_pullback` needs (none by default); they ride along with the
+        caller's own product `w @ [v, 1]`."""
+        return v[..., :0]
+
+    def product_pullback(
+        self,
+        rows: PyTree[Array],
+        columns: PyTree[Array],
+        softness: Array,
+        theta: Array,
+        weights: Array,
+        g: Array,
+        shift: Array,
+        v: Array,
+        sums: Array,
+    ) -> tuple[PyTree[Array], PyTree[Array], Array, Array | None]:
+        """Cotangents of `(rows, columns, softness)` for the factored
+        `dtheta = weights * (g @ v^T - shift)`, with `sums` the products
+        `weights @ pullback_columns(columns, v)`; and `g^T weights`,
+        `(..., m, n)`, if computed on the way (else `None`).
+
+        By default `dtheta` is formed and passed to `score_pullback`.
+        """
+        dtheta = weights * (g @ jnp.swapaxes(v, -1, -2) - shift)
+        return (*self.score_pullback(rows, columns, softness, theta, dtheta), None)
+
     def _setup(self, a: Array, positions: Array, softness: Array, mode: str) -> tuple:
         order = argsort(a)
         rank = inverse_permutation(order)
@@ -115,7 +145,7 @@ class AbstractLinearScoreMethod(AbstractScoreMethod):
 
     The row parameter is the slope $r_i$ and the columns are `(a, b)`. Every
     reduction of the backward pass is then a thin matrix product with the
-    chunk's Jacobian weights (see `_outer_pullback`), so the pullback of the
+    chunk's Jacobian weights (`product_pullback`), so the pullback of the
     products never forms the `k x n` cotangent of the scores.
     """
 
@@ -139,6 +169,40 @@ class AbstractLinearScoreMethod(AbstractScoreMethod):
         d_b = -jnp.sum(dtheta, axis=-2) / softness
         d_softness = -jnp.sum(dtheta * theta) / softness
         return d_rows, (d_a, d_b), d_softness
+
+    def pullback_columns(
+        self, columns: tuple[Array, Array], v: Float[Array, "*batch n m"]
+    ) -> Float[Array, "*batch n x"]:
+        a = columns[0][..., :, None]
+        return jnp.concatenate([v * a, a], axis=-1)
+
+    def product_pullback(
+        self,
+        rows: Array,
+        columns: tuple[Array, Array],
+        softness: Array,
+        theta: Array,
+        weights: Array,
+        g: Array,
+        shift: Array,
+        v: Array,
+        sums: Array,
+    ) -> tuple[Array, tuple[Array, Array], Array, Array | None]:
+        # dtheta is never formed: its row reductions come from `sums`
+        # (`w @ [v a, a]`), its column reductions from one product
+        # `[g, s, r g, r s]^T @ w`, whose first rows are `g^T w`.
+        m = v.shape[-1]
+        w_va, w_a = sums[..., :m], sums[..., m]
+        r = rows[..., :, None]
+        right = jnp.concatenate([g, shift, r * g, r * shift], axis=-1)
+        cols = _transposed_product(right, weights)  # (..., 2m + 2, n)
+        vt = jnp.swapaxes(v, -1, -2)
+        d_b = -(jnp.sum(vt * cols[..., :m, :], -2) - cols[..., m, :]) / softness
+        d_a = jnp.sum(vt * cols[..., m + 1 : 2 * m + 1, :], -2) - cols[..., -1, :]
+        d_rows = (jnp.sum(g * w_va, axis=-1) - shift[..., 0] * w_a) / softness
+        # sum(dtheta * theta) from the two reductions, as theta is linear in both.
+        d_softness = -(jnp.sum(rows * d_rows) + jnp.sum(columns[1] * d_b)) / softness
+        return d_rows, (d_a / softness, d_b), d_softness, cols[..., :m, :]
 
 
 def _expand_rows(rows: PyTree[Array]) -> PyTree[Array]:
@@ -212,50 +276,29 @@ def _outer_pullback(method, mode, r, columns, sorting, softness, shift, g, v, wa
     `w` of `kernel`, the projection's pullback is
     `dtheta = w * (g' v^T - s')` with `g' = g / sum(k)` and
     `s' = <g, w v> / (sum(w) sum(k))`, so only thin products `w @ [1, v, ...]`
-    are needed before `dtheta`. For scores linear in the row parameter
-    (`AbstractLinearScoreMethod`) `dtheta` is never formed: its reductions are
-    thin products with `w` as well, merged into the same two matrix products.
+    are needed before `dtheta`; the method's `product_pullback` takes it from
+    there, with any columns it asks for (`pullback_columns`) merged into the
+    same product.
     """
     theta, kern, weights, _ = _chunk_solve(
         method, mode, r, columns, sorting, softness, shift
     )
     m = v.shape[-1]
     smooth = mode == "smooth"
-    linear = isinstance(method, AbstractLinearScoreMethod)
-    left = with_ones(v)
-    if linear:
-        a = columns[0][..., :, None]
-        left = jnp.concatenate([left, v * a, a], axis=-1)
-    sums = weights @ left  # (..., c, m + 1 [+ m + 1])
+    left = jnp.concatenate([with_ones(v), method.pullback_columns(columns, v)], -1)
+    sums = weights @ left  # (..., c, m + 1 + x)
     w_v, w_total = sums[..., :m], sums[..., m : m + 1]
     k_sums = sums[..., : m + 1] if smooth else kern @ with_ones(v)
     k_total = k_sums[..., m:]
     g_k = g / k_total
     s_k = jnp.sum(g * w_v, axis=-1, keepdims=True) / (w_total * k_total)
-    vt = jnp.swapaxes(v, -1, -2)
-    if linear:
-        w_va, w_a = sums[..., m + 1 : 2 * m + 1], sums[..., -1]
-        rows = r[..., :, None]
-        right = jnp.concatenate([g_k, s_k, rows * g_k, rows * s_k], axis=-1)
-        cols = _transposed_product(right, weights)  # (..., 2m + 2, n)
-        d_b = -(jnp.sum(vt * cols[..., :m, :], -2) - cols[..., m, :]) / softness
-        d_a = jnp.sum(vt * cols[..., m + 1 : 2 * m + 1, :], -2) - cols[..., -1, :]
-        d_a = d_a / softness
-        d_rows = (jnp.sum(g_k * w_va, axis=-1) - s_k[..., 0] * w_a) / softness
-        # sum(dtheta * theta) from the two reductions, as theta is linear in both.
-        d_softness = -(jnp.sum(r * d_rows) + jnp.sum(columns[1] * d_b)) / softness
-        d_columns = (d_a, d_b)
-        g_p = cols[..., :m, :] if smooth else None
-    else:
-        dtheta = weights * (g_k @ vt - s_k)
-        d_rows, d_columns, d_softness = method.score_pullback(
-            r, columns, softness, theta, dtheta
-        )
-        g_p = None
+    d_rows, d_columns, d_softness, g_w = method.product_pullback(
+        r, columns, softness, theta, weights, g_k, s_k, v, sums[..., m + 1 :]
+    )
     if want_pv:
         return k_sums[..., :m] / k_total, d_rows, d_columns, d_softness
-    if g_p is None:
-        g_p = _transposed_product(g_k, kern)
+    # `g^T P`: the method's `g_k^T w` is that in `"smooth"` (`w` is the kernel).
+    g_p = g_w if smooth and g_w is not None else _transposed_product(g_k, kern)
     return g_p, d_rows, d_columns, d_softness
 
 

@@ -134,16 +134,21 @@ def _decayed_prefix_sums(decay: Array, w: Array, reverse: bool = False) -> Array
     return jnp.moveaxis(out, 0, -2)
 
 
-def _kernel_sums(s: Array, w: Array, softness: Array) -> tuple[Array, Array]:
-    """`(L, A)`: the kernel sums over `j <= i` and over `j > i` (positions)."""
-    decay = jnp.exp(-jnp.diff(s, axis=-1)[..., None] / softness)
-    pad = jnp.zeros((*s.shape[:-1], 1, 1), decay.dtype)
+def _two_sided(decay: Array, w: Array) -> tuple[Array, Array]:
+    """`(L, A)`: decayed sums of `w` over `j <= i` and over `j > i` (positions),
+    where `decay[i]` (`(..., n - 1, 1)`) links positions `i` and `i + 1`."""
+    pad = jnp.zeros((*decay.shape[:-2], 1, decay.shape[-1]), decay.dtype)
     lower = _decayed_prefix_sums(jnp.concatenate([pad, decay], -2), w)
     upper = _decayed_prefix_sums(jnp.concatenate([decay, pad], -2), w, reverse=True)
     above = jnp.concatenate(
         [decay * upper[..., 1:, :], jnp.zeros_like(w[..., :1, :])], -2
     )
     return lower, above
+
+
+def _kernel_sums(s: Array, w: Array, softness: Array) -> tuple[Array, Array]:
+    """`_two_sided` for the kernel `exp(-|s_i - s_j| / softness)`."""
+    return _two_sided(jnp.exp(-jnp.diff(s, axis=-1)[..., None] / softness), w)
 
 
 @jax.custom_vjp
@@ -168,8 +173,7 @@ def laplace_sums(
     depends on `s / tau` only, which gives the softness's cotangent from
     that of `s`. Two recurrences forward, four backward.
     """
-    lower, above = _kernel_sums(s, w, softness)
-    return lower + above
+    return _laplace_sums_fwd(s, w, softness)[0]
 
 
 def _laplace_sums_fwd(s: Array, w: Array, softness: Array):
@@ -181,12 +185,12 @@ def _laplace_sums_bwd(residuals, g: Array):
     s, w, softness, lower, above = residuals
     lower_g, above_g = _kernel_sums(s, g, softness)
     # The sums over the exact ties strictly before / after each position, of
-    # `w` and `g` together.
+    # `w` and `g` together: the same recurrences with factors 1 within a run
+    # of equal `s` and 0 across.
     same = (jnp.diff(s, axis=-1) == 0).astype(w.dtype)[..., None]
-    pad = jnp.zeros((*s.shape[:-1], 1, 1), w.dtype)
     both = jnp.concatenate([w, g], -1)
-    before = _decayed_prefix_sums(jnp.concatenate([pad, same], -2), both) - both
-    after = _decayed_prefix_sums(jnp.concatenate([same, pad], -2), both, True) - both
+    up_to, after = _two_sided(same, both)
+    before = up_to - both
     m = w.shape[-1]
     signed_w = (lower - w - before[..., :m]) - (above - after[..., :m])
     signed_g = (lower_g - g - before[..., m:]) - (above_g - after[..., m:])

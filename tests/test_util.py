@@ -71,3 +71,35 @@ def test_argsort_and_sort_of_long_rows_with_ties(n):
             _util.argsort(rows), jnp.argsort(rows, axis=-1, stable=True)
         )
         np.testing.assert_array_equal(_util.sort(rows), jnp.sort(rows, axis=-1))
+
+
+@given(x=rows(np.float32), data=st.data())
+def test_tie_mean_averages_each_run_of_equal_sorted_keys(x, data):
+    keys = np.sort(x, axis=-1)
+    values = data.draw(
+        hnp.arrays(np.float32, x.shape, elements=st.floats(-10, 10, width=32))
+    )
+    got = np.asarray(_util.tie_mean(jnp.asarray(keys), jnp.asarray(values)))
+    for key_row, value_row, got_row in zip(keys, values, got, strict=True):
+        for j, key in enumerate(key_row):
+            # A run: the equal keys (NaN equals nothing) next to position j.
+            lo = hi = j
+            while lo > 0 and key_row[lo - 1] == key:
+                lo -= 1
+            while hi + 1 < len(key_row) and key_row[hi + 1] == key:
+                hi += 1
+            np.testing.assert_allclose(
+                got_row[j], np.mean(value_row[lo : hi + 1]), rtol=1e-5, atol=1e-5
+            )
+
+
+def test_tie_mean_broadcasts_keys_and_passes_gradients_through_the_mean():
+    keys = jnp.array([-0.0, 0.0, 1.0, 2.0, 2.0, 2.0])
+    values = jnp.arange(12.0).reshape(2, 6)
+    np.testing.assert_allclose(
+        _util.tie_mean(keys, values),
+        [[0.5, 0.5, 2, 4, 4, 4], [6.5, 6.5, 8, 10, 10, 10]],
+    )
+    weights = jnp.arange(6.0)
+    grad = jax.grad(lambda v: jnp.sum(weights * _util.tie_mean(keys, v)))(values[0])
+    np.testing.assert_allclose(grad, [0.5, 0.5, 2, 4, 4, 4])

@@ -4,7 +4,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-from .._util import inverse_permutation
+from .._util import inverse_permutation, tie_mean
 from .base import AbstractOrderingMethod
 
 
@@ -53,8 +53,9 @@ def soft_permutation(
     The ESP recursion runs over the scores in ascending order, and the columns
     are put back afterwards: the matrix is a symmetric function of the scores,
     and a canonical order makes its float rounding (and so the output) exactly
-    equivariant under permutations of the input. The order is piecewise
-    constant, so it carries no gradient.
+    equivariant under permutations of the input; the columns of exactly tied
+    scores are averaged, so that their order does not matter either. The order
+    and the ties are piecewise constant, so they carry no gradient.
     """
     n = a.shape[-1]
     order = jnp.argsort(jax.lax.stop_gradient(a), axis=-1)
@@ -62,6 +63,12 @@ def soft_permutation(
     flat = ascending.reshape(-1, n)
     sorted_columns = jax.vmap(_matrix_row, in_axes=(0, None))(flat, softness)
     sorted_columns = sorted_columns.reshape(*a.shape, n)
+    # Tied scores have equal columns in exact arithmetic, but the recursion
+    # meets them at different steps, and float32 rounding of the differences
+    # of inclusion probabilities reaches 1e-3 for clustered scores: each tied
+    # column gets the mean of its run, so that tied elements are exchangeable
+    # (and the output exactly equivariant) whatever their input order.
+    sorted_columns = tie_mean(ascending[..., None, :], sorted_columns)
     inverse = inverse_permutation(order)
     return jnp.take_along_axis(sorted_columns, inverse[..., None, :], axis=-1)
 

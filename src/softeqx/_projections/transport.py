@@ -70,7 +70,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._util import inverse_permutation
+from .._util import inverse_permutation, tie_mean
 from .simplex import POWERS, _threshold
 
 
@@ -346,6 +346,9 @@ def sorting_potential(a: Array) -> Array:
     f = jnp.concatenate(
         [jnp.zeros_like(s[..., :1]), jnp.cumsum(steps, axis=-1)], axis=-1
     )
-    g_sorted = -2 * t * s - f
+    # Tied scores start from the same potential (the mean over their run):
+    # the solver stops at a tolerance, and unequal starts would leave tied
+    # columns unequal by about that much, depending on the input order.
+    g_sorted = tie_mean(s, -2 * t * s - f)
     inverse = inverse_permutation(order)
     return jnp.take_along_axis(g_sorted, inverse, axis=-1)

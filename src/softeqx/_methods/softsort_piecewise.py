@@ -205,7 +205,10 @@ def _refine(
         for _ in range(q):
             steps.append(steps[-1] * -delta)
         value, slope = (
-            sum(c * steps[p - j] * moments[j] for j, c in enumerate(binomials[p]))
+            sum(
+                (c * steps[p - j] * moments[j] for j, c in enumerate(binomials[p])),
+                jnp.zeros_like(r),
+            )
             for p in (q, q - 1)
         )
         for t in taken:

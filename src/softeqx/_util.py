@@ -104,19 +104,26 @@ def sort(x: Array) -> Array:
     return jax.lax.cond(_ascending(x), lambda x: x, by_keys, x)
 
 
+def tie_runs(keys: Array) -> Array:
+    """The run of equal `keys` (sorted along the last axis) each one belongs
+    to, numbered 0, 1, ...: `-0.0` equals `0.0`, and each NaN is a run of its
+    own."""
+    starts = jnp.concatenate(
+        [jnp.ones_like(keys[..., :1], bool), keys[..., 1:] != keys[..., :-1]], -1
+    )
+    return jnp.cumsum(starts, -1) - 1
+
+
 def tie_mean(keys: Array, values: Array) -> Array:
     """`values` averaged over each run of equal `keys` along the last axis.
 
     `keys` (broadcast to `values`' shape) must be sorted along the last axis,
-    so that equal keys are adjacent; `-0.0` equals `0.0`, and each NaN is a run
-    of its own. Linear in `values`, so gradients are averaged the same way.
+    so that equal keys are adjacent (see `tie_runs`). Linear in `values`, so
+    gradients are averaged the same way.
     """
     keys = jnp.broadcast_to(jax.lax.stop_gradient(keys), values.shape)
     n = values.shape[-1]
-    starts = jnp.concatenate(
-        [jnp.ones_like(keys[..., :1], bool), keys[..., 1:] != keys[..., :-1]], -1
-    )
-    runs = (jnp.cumsum(starts, -1) - 1).reshape(-1, n)
+    runs = tie_runs(keys).reshape(-1, n)
     flat = values.reshape(-1, n)
 
     def row_means(v: Array, run: Array) -> Array:

@@ -50,6 +50,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._projections.simplex import MAX_NEWTON_STEPS
+from .._util import tie_runs
 from .base import with_ones
 from .power_sums import _binomials, build, query
 
@@ -385,7 +386,7 @@ def _column_sums(
     last = lo.ndim - 1
     first = _counts_at_most(jax.lax.cummax(hi, last), n)
     after = _counts_at_most(jax.lax.cummax(lo, last), n)
-    runs = _runs(u)
+    runs = tie_runs(u)
     row_runs = jnp.take(runs, jnp.take(positions, order_of_rows), axis=-1)
     by_run = _counts_at_most(row_runs, n)
     tie_hi = jnp.take_along_axis(by_run, runs, axis=-1)
@@ -398,7 +399,7 @@ def _column_sums(
 
 def _tied_sums(runs: Array, items: Array, c: Array, at: Array) -> Array:
     """Sums of `c` (`(..., k, m)`, one per item; `items` index the sorted
-    elements) over the items in each run of equal scores (`runs`, see `_runs`),
+    elements) over the items in each run of equal scores (`runs`, see `tie_runs`),
     read at the runs `at`. Run by run, so exactly: no differences of prefix
     sums."""
     n = runs.shape[-1]
@@ -432,14 +433,6 @@ def _tie_bounds(u: Array) -> tuple[Array, Array]:
     return tie_lo, tie_hi
 
 
-def _runs(u: Array) -> Array:
-    """The run of equal values each sorted element belongs to, numbered 0, 1, ..."""
-    starts = jnp.concatenate(
-        [jnp.ones_like(u[..., :1], bool), u[..., 1:] != u[..., :-1]], -1
-    )
-    return jnp.cumsum(starts, -1) - 1
-
-
 def _bilinear(
     u: Array,
     rows: _Rows,
@@ -461,7 +454,7 @@ def _bilinear(
     their share (`r^(q-1)` times their payload) comes off the left side.
     """
     n = u.shape[-1]
-    runs = _runs(u)
+    runs = tie_runs(u)
     payload = with_ones(right)
     near, far = row_sums or _row_sums(u, rows, payload, q - transposed, q - 1)
     row_runs = jnp.take(runs, positions, axis=-1)

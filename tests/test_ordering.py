@@ -831,3 +831,23 @@ def test_scores_passed_sorted_give_the_same_results(method, mode, x64, monkeypat
         jax.tree.leaves(presorted), jax.tree.leaves(unsorted), strict=True
     ):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("descending", [False, True])
+def test_an_element_no_row_covers_gets_its_hard_rank(descending):
+    # A zero column of P (possible in the sparse modes) must fall back to the
+    # element's average hard rank; the other ranks stay the soft ones. Without
+    # standardisation the method sees the elements in their input order.
+    class Uncovering(softeqx.methods.SoftSort):
+        def transpose_apply(self, a, u, softness, mode):
+            out = super().transpose_apply(a, u, softness, mode)
+            return out.at[..., 2, :].set(0)
+
+    x = jnp.array([0.3, -1.0, 0.35, 0.5, 0.4])
+    kw = {"descending": descending, "softness": 1.0, "standardize": False}
+    soft = softeqx.rank(x, method="softsort", mode="c0", **kw)
+    got = jax.jit(lambda x: softeqx.rank(x, method=Uncovering(), mode="c0", **kw))(x)
+    hard = softeqx.rank(x, descending=descending, mode="hard")
+    assert abs(float(soft[2] - hard[2])) > 0.05  # the fallback is visible
+    np.testing.assert_allclose(got[2], hard[2])
+    np.testing.assert_allclose(np.delete(got, 2), np.delete(soft, 2), rtol=1e-6)

@@ -26,6 +26,7 @@ import abc
 from typing import ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
@@ -122,8 +123,17 @@ class AbstractOrderingMethod(eqx.Module):
         mass = totals[..., 1]
         covered = mass > 0
         expected = totals[..., 0] / jnp.where(covered, mass, 1)
-        fallback = average_ranks(-a if descending else a).astype(a.dtype)
-        return jnp.clip(jnp.where(covered, expected, fallback), 1, n)
+
+        def with_fallback(expected: Array) -> Array:
+            fallback = average_ranks(-a if descending else a).astype(a.dtype)
+            return jnp.where(covered, expected, fallback)
+
+        # The hard ranks cost a sort: only when some column is empty, which
+        # the dense modes never give.
+        expected = jax.lax.cond(
+            jnp.all(covered), lambda expected: expected, with_fallback, expected
+        )
+        return jnp.clip(expected, 1, n)
 
 
 class AbstractValueSortingMethod(AbstractOrderingMethod):

@@ -926,6 +926,8 @@ def test_softsort_piecewise_path_in_float32_at_scale():
     positions = jnp.arange(n)
     payload = np.stack([x, np.broadcast_to(np.arange(1.0, n + 1), x.shape)], -1)
 
+    # Jitted: op by op, the tree code dispatches and compiles hundreds of ops.
+    @functools.partial(jax.jit, static_argnums=(0, 1, 2))
     def products(owner, dtype, mode):
         a, v = jnp.asarray(x, dtype), jnp.asarray(payload, dtype)
         tau = jnp.asarray(0.05, dtype)
@@ -940,7 +942,9 @@ def test_softsort_piecewise_path_in_float32_at_scale():
             ]
         for g, w in zip(got, want, strict=True):
             np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
-    sort = functools.partial(softeqx.sort, axis=-1, mode="c1", method="softsort")
+    sort = jax.jit(
+        functools.partial(softeqx.sort, axis=-1, mode="c1", method="softsort")
+    )
     xs = jnp.asarray(x, jnp.float32)
     batched, mapped = sort(xs), jax.vmap(sort)(xs)
     np.testing.assert_allclose(mapped, batched, rtol=1e-6, atol=1e-6)
@@ -958,11 +962,13 @@ def test_softsort_piecewise_ties_at_a_huge_spread_keep_their_columns():
     x = jnp.linspace(0.0, 1e4, n, dtype=jnp.float32)
     x = x.at[-3:].set(1e4).at[:3].set(0.0)
     u = (x / 1e-5)[None]
+    apply_columns = jax.jit(softsort_piecewise.apply_columns, static_argnums=2)
+    apply_rows = jax.jit(softsort_piecewise.apply_rows, static_argnums=3)
     for q in (1, 3):
-        columns = softsort_piecewise.apply_columns(u, jnp.ones((1, n, 1)), q)
+        columns = apply_columns(u, jnp.ones((1, n, 1)), q)
         np.testing.assert_allclose(columns[0, :, 0], np.ones(n), rtol=1e-5)
         v = jnp.arange(n, dtype=jnp.float32)[None, :, None]
-        rows = softsort_piecewise.apply_rows(u, v, jnp.arange(n), q)[0, :, 0]
+        rows = apply_rows(u, v, jnp.arange(n), q)[0, :, 0]
         want = np.arange(n, dtype=np.float32)
         want[:3], want[-3:] = 1.0, n - 2.0
         np.testing.assert_allclose(rows, want, rtol=1e-5)

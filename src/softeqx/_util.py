@@ -121,9 +121,10 @@ def tie_mean(keys: Array, values: Array) -> Array:
     so that equal keys are adjacent (see `tie_runs`). Linear in `values`, so
     gradients are averaged the same way.
     """
-    keys = jnp.broadcast_to(jax.lax.stop_gradient(keys), values.shape)
     n = values.shape[-1]
-    runs = tie_runs(keys).reshape(-1, n)
+    # Numbered once, then broadcast (keys shared by many rows of `values`).
+    runs = tie_runs(jax.lax.stop_gradient(keys))
+    runs = jnp.broadcast_to(runs, values.shape).reshape(-1, n)
     flat = values.reshape(-1, n)
 
     def row_means(v: Array, run: Array) -> Array:

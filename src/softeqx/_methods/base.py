@@ -128,8 +128,8 @@ class AbstractOrderingMethod(eqx.Module):
             fallback = average_ranks(-a if descending else a).astype(a.dtype)
             return jnp.where(covered, expected, fallback)
 
-        # The hard ranks cost a sort: only when some column is empty, which
-        # the dense modes never give.
+        # The hard ranks cost a sort: only when some column is empty (never
+        # in "smooth", short of underflow).
         expected = jax.lax.cond(
             jnp.all(covered), lambda expected: expected, with_fallback, expected
         )

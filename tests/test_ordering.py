@@ -614,14 +614,16 @@ def test_neuralsort_keeps_float32_precision_beside_outliers(mode):
     tiny = 1e-5
     x = np.array([19.0, 0.0, tiny, 48.0, tiny, 1.0, tiny], np.float32)
     perm = np.array([0, 1, 2, 4, 3, 5, 6])
-    kw = dict(method="neuralsort", mode=mode, softness=0.1)
-    p = np.asarray(softeqx.argsort(x, **kw))
-    with jax.enable_x64(True):
-        exact = np.asarray(softeqx.argsort(jnp.asarray(x, jnp.float64), **kw))
-    np.testing.assert_allclose(p, exact, atol=2e-6)
-    np.testing.assert_allclose(
-        softeqx.argsort(x[perm], **kw), exact[:, perm], atol=2e-6
+    # Jitted: one program per dtype (both orders of the float32 input share
+    # it) rather than each op compiled apart.
+    argsort = jax.jit(
+        functools.partial(softeqx.argsort, method="neuralsort", mode=mode, softness=0.1)
     )
+    p = np.asarray(argsort(x))
+    with jax.enable_x64(True):
+        exact = np.asarray(argsort(jnp.asarray(x, jnp.float64)))
+    np.testing.assert_allclose(p, exact, atol=2e-6)
+    np.testing.assert_allclose(argsort(x[perm]), exact[:, perm], atol=2e-6)
 
 
 @pytest.mark.parametrize("n", [7, 300])  # one chunk of rows, and several
@@ -643,9 +645,13 @@ def test_neuralsort_deviation_sums_vjp(n, mode, x64):
     def custom(a, ref, softness):
         return jnp.sum(weights * soft_deviation_sums(a, ref, softness, mode))
 
-    np.testing.assert_allclose(custom(a, ref, softness), plain(a, ref, softness))
-    got = jax.grad(custom, (0, 1, 2))(a, ref, softness)
-    want = jax.grad(plain, (0, 1, 2))(a, ref, softness)
+    # Each jitted: op by op, the chunked sums and their pullbacks dispatch and
+    # compile dozens of small programs.
+    np.testing.assert_allclose(
+        jax.jit(custom)(a, ref, softness), jax.jit(plain)(a, ref, softness)
+    )
+    got = jax.jit(jax.grad(custom, (0, 1, 2)))(a, ref, softness)
+    want = jax.jit(jax.grad(plain, (0, 1, 2)))(a, ref, softness)
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-10)
 
@@ -662,6 +668,13 @@ def test_standardize_makes_softness_scale_free():
         assert_allclose(rank[i], base_rank, rtol=1e-3, atol=1e-3)
         expected = scales[i] * base_sort + shifts[i]
         assert_allclose(sort[i], expected, rtol=1e-3, atol=1e-3 * float(scales[i]))
+
+
+@jax.jit
+def _sorted_standardization(x):
+    """`standardization` of `x` sorted, one compilation per shape: op by op,
+    each example's shape compiled each of its dozen or so operations."""
+    return standardization(jnp.sort(x, axis=-1))
 
 
 @settings(max_examples=200)
@@ -685,7 +698,7 @@ def test_standardization_uses_the_median_and_mad(x):
     center = clipped.mean(-1, keepdims=True)
     var = ((clipped - center) ** 2).mean(-1, keepdims=True)
     with jax.enable_x64(True):
-        got_center, got_scale = standardization(jnp.sort(jnp.asarray(x), axis=-1))
+        got_center, got_scale = _sorted_standardization(jnp.asarray(x))
     np.testing.assert_allclose(got_center, center, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_scale, np.sqrt(var + SCALE_FLOOR**2), rtol=1e-12)
 
@@ -694,10 +707,13 @@ def test_unsquash_inverts_squash(x64):
     """Sorted scores map back to `x`'s scale through `unsquash`: it must invert
     `squash` to float64 precision in the bulk, the blend and the linear tails."""
     z = jnp.linspace(-60.0, 60.0, 100_001)
-    back = unsquash(squash(z))
+    # Each map jitted, rather than dispatched op by op (Newton's steps unrolled).
+    a = jax.jit(squash)(z)
+    back = jax.jit(unsquash)(a)
     np.testing.assert_allclose(back, z, rtol=1e-12, atol=1e-12)
-    slope = jax.vmap(jax.grad(unsquash))(squash(z))
-    np.testing.assert_allclose(slope * jax.vmap(jax.grad(squash))(z), 1.0, rtol=1e-12)
+    slope = jax.jit(jax.vmap(jax.grad(unsquash)))(a)
+    squash_slope = jax.jit(jax.vmap(jax.grad(squash)))(z)
+    np.testing.assert_allclose(slope * squash_slope, 1.0, rtol=1e-12)
 
 
 def test_without_standardize_softness_is_in_units_of_x():

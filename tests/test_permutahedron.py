@@ -187,22 +187,27 @@ def test_vmap_folds_into_the_rows_of_one_loop(mode, x64):
 
 def test_second_derivatives(x64):
     """Hessians run (forward over reverse and reverse over forward agree), and
-    so do gradients under `vmap` with one softness per instance."""
+    so do gradients under `vmap` with one softness per instance.
+
+    Each transform is jitted: run eagerly, they dispatch (and compile) every
+    primitive of the PAV loops one by one, which took several seconds. The
+    jitted per-instance gradient compiles once for both softnesses."""
     x = jnp.array([0.3, -1.0, 2.0, 0.5, 0.45])
 
     def loss(x, softness):
         out = softeqx.sort(x, softness=softness, method="fast_soft_sort")
         return jnp.sum(out * jnp.arange(5.0) ** 2)
 
-    forward_over_reverse = jax.jacfwd(jax.grad(loss))(x, 0.7)
-    reverse_over_forward = jax.jacrev(jax.jacfwd(loss))(x, 0.7)
+    forward_over_reverse = jax.jit(jax.jacfwd(jax.grad(loss)))(x, 0.7)
+    reverse_over_forward = jax.jit(jax.jacrev(jax.jacfwd(loss)))(x, 0.7)
     assert np.all(np.isfinite(forward_over_reverse))
     assert np.any(forward_over_reverse != 0)
     np.testing.assert_allclose(forward_over_reverse, reverse_over_forward, atol=1e-10)
     softnesses = jnp.array([0.1, 0.7])
-    per_instance = jax.vmap(jax.grad(loss), (None, 0))(x, softnesses)
+    per_instance = jax.jit(jax.vmap(jax.grad(loss), (None, 0)))(x, softnesses)
+    gradient = jax.jit(jax.grad(loss))
     for row, softness in zip(per_instance, softnesses, strict=True):
-        np.testing.assert_allclose(row, jax.grad(loss)(x, softness), atol=1e-12)
+        np.testing.assert_allclose(row, gradient(x, softness), atol=1e-12)
 
 
 @pytest.mark.parametrize("batch", [1, 3])
@@ -233,9 +238,7 @@ def test_c0_is_the_euclidean_projection(n, x64):
     for eps in (0.3, 1.0):
         u = np.sort(rng.normal(size=n))[::-1]
         w = np.sort(rng.normal(size=n))[::-1]
-        got = permutahedron.project(
-            jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps), "c0"
-        )
+        got = jitted_project("c0")(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
         np.testing.assert_allclose(got, brute_force_c0(u, w, eps), atol=1e-5)
 
 
@@ -247,9 +250,7 @@ def test_projection_lies_in_the_permutahedron(mode, x64):
         u = np.sort(rng.normal(size=8))[::-1]
         w = np.sort(rng.normal(size=8))[::-1]
         mu = np.asarray(
-            permutahedron.project(
-                jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps), mode
-            )
+            jitted_project(mode)(jnp.asarray(u), jnp.asarray(w), jnp.asarray(eps))
         )
         assert np.all(mu >= w[-1] - 1e-9) and np.all(mu <= w[0] + 1e-9)
         if mode == "smooth":  # log-space KL: exp(mu) lies in P(exp(w))
@@ -306,7 +307,10 @@ def test_jacobians_five_ways(op, mode, x64):
     # Jacobian w.r.t. the sorted values is the block-averaging matrix.
     if mode == "c0" and op == "sort":
         values = jnp.sort(a, axis=-1)
-        jac = jax.jacfwd(lambda s: permutahedron.soft_sort(s, eps, "c0"))(values)
+        # Jitted: op by op, the PAV loops dispatch and compile a hundred ops.
+        jac = jax.jit(jax.jacfwd(lambda s: permutahedron.soft_sort(s, eps, "c0")))(
+            values
+        )
         for b in range(2):
             block = np.asarray(jac[b, :, b, :])
             np.testing.assert_allclose(block, block.T, atol=1e-12)  # symmetric
@@ -438,13 +442,18 @@ def test_gradients_are_finite_at_hazards(method, mode, softness):
 def test_smooth_sort_gradient_finite_at_tiny_softness():
     # The reference gives NaN here.
     x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7, 0.3])
-    for softness in (1e-3, 1e-4):
-        g = jax.grad(
+    # Jitted once for both softnesses (traced): eagerly, the gradient
+    # dispatched and compiled its ops one by one.
+    gradient = jax.jit(
+        jax.grad(
             lambda x, s: jnp.sum(
                 softeqx.sort(x, method="smooth_sort", softness=s) ** 2
             ),
             argnums=(0, 1),
-        )(x, jnp.float32(softness))
+        )
+    )
+    for softness in (1e-3, 1e-4):
+        g = gradient(x, jnp.float32(softness))
         assert all(np.all(np.isfinite(np.asarray(t))) for t in g)
 
 
@@ -487,7 +496,7 @@ def test_smooth_sort_rejects_other_modes():
 
 def test_smooth_sort_matrix_is_doubly_stochastic_and_smooth(x64):
     x = jnp.array([0.3, -1.2, 2.5, 0.9, -0.4, 1.7])
-    p = soft_permutation(x, jnp.asarray(0.7))
+    p = jax.jit(soft_permutation)(x, jnp.asarray(0.7))  # one compilation, not many
     assert np.all(np.asarray(p) >= -1e-12)
     np.testing.assert_allclose(p.sum(-1), 1.0, atol=1e-12)
     np.testing.assert_allclose(p.sum(-2), 1.0, atol=1e-12)

@@ -311,16 +311,28 @@ def test_soft_interpolation_rules_follow_jnp():
 
 
 def test_soft_median_of_an_even_count_averages_the_middle():
-    # Eager: `median` and `argmedian` take no q to pass into a jitted function.
-    s = softeqx.sort(XM, axis=-1)
-    assert_allclose(softeqx.median(XM, axis=-1), (s[:, 1] + s[:, 2]) / 2, atol=1e-6)
-    p = softeqx.argsort(XM, axis=-1)
-    assert_allclose(softeqx.argmedian(XM, axis=-1), (p[:, 1] + p[:, 2]) / 2, atol=1e-6)
+    # The eight ops in one jitted program: eagerly, each compiled its own
+    # program and dispatched its preparation op by op.
+    @fast_jit
+    def ops(x):
+        return {
+            "sort": softeqx.sort(x, axis=-1),
+            "median": softeqx.median(x, axis=-1),
+            "argsort": softeqx.argsort(x, axis=-1),
+            "argmedian": softeqx.argmedian(x, axis=-1),
+            "argmedian_0": softeqx.argmedian(x, axis=0),
+            "argsort_0": softeqx.argsort(x, axis=0),
+            "median_0": softeqx.median(x, axis=0),
+            "sort_0": softeqx.sort(x, axis=0),
+        }
+
+    out = ops(XM)
+    s, p = out["sort"], out["argsort"]
+    assert_allclose(out["median"], (s[:, 1] + s[:, 2]) / 2, atol=1e-6)
+    assert_allclose(out["argmedian"], (p[:, 1] + p[:, 2]) / 2, atol=1e-6)
     # An odd count: the middle row of the soft permutation.
-    assert_allclose(
-        softeqx.argmedian(XM, axis=0), softeqx.argsort(XM, axis=0)[1], atol=1e-6
-    )
-    assert_allclose(softeqx.median(XM, axis=0), softeqx.sort(XM, axis=0)[1], atol=1e-6)
+    assert_allclose(out["argmedian_0"], out["argsort_0"][1], atol=1e-6)
+    assert_allclose(out["median_0"], out["sort_0"][1], atol=1e-6)
 
 
 def test_percentile_is_quantile_over_100():

@@ -24,30 +24,48 @@ def rows(dtype):
     )
 
 
+# The properties below draw a new shape at almost every example. Each one's
+# computations are jitted together: op by op, every example compiled each of
+# its few dozen operations for its shape; jitted, one program per shape.
+
+
+@jax.jit
+def _argsorts(x):
+    """`_util.argsort(x)` and the stable `jnp.argsort` it must equal."""
+    return _util.argsort(x), jnp.argsort(x, axis=-1, stable=True)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(data=st.data())
 def test_argsort_is_jnp_stable_argsort(dtype, data):
     x = data.draw(rows(dtype))
     with jax.enable_x64(dtype == np.float64):
-        got = _util.argsort(jnp.asarray(x))
-        want = jnp.argsort(jnp.asarray(x), axis=-1, stable=True)
+        got, want = _argsorts(jnp.asarray(x))
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
 
 
-@given(x=rows(np.float32))
-def test_sort_and_sortable_keys_are_jnp_sort(x):
-    x = jnp.asarray(x)
+@jax.jit
+def _sorts_and_key_order(x):
+    """`_util.sort(x)`, `jnp.sort(x)` with -0.0 as 0.0, the `sortable` keys,
+    and for each pair in a row whether the first key is below the second and
+    whether the first float is (NaN equal to NaN and above inf)."""
     want = jnp.sort(x, axis=-1)
-    # The same floats, except that a sorted -0.0 comes back as 0.0.
-    np.testing.assert_array_equal(_util.sort(x), jnp.where(want == 0, 0.0, want))
     keys = _util.sortable(x)
-    assert keys.dtype == jnp.int32
-    # The keys compare like the floats (NaN equal to NaN and above inf).
     a, b = keys[..., :, None], keys[..., None, :]
     nan_a, nan_b = jnp.isnan(x)[..., :, None], jnp.isnan(x)[..., None, :]
     less = jnp.where(nan_a, False, nan_b | (x[..., :, None] < x[..., None, :]))
-    np.testing.assert_array_equal(a < b, less)
+    return _util.sort(x), jnp.where(want == 0, 0.0, want), keys, a < b, less
+
+
+@given(x=rows(np.float32))
+def test_sort_and_sortable_keys_are_jnp_sort(x):
+    got, want, keys, keys_less, less = _sorts_and_key_order(jnp.asarray(x))
+    # The same floats, except that a sorted -0.0 comes back as 0.0.
+    np.testing.assert_array_equal(got, want)
+    assert keys.dtype == jnp.int32
+    # The keys compare like the floats (NaN equal to NaN and above inf).
+    np.testing.assert_array_equal(keys_less, less)
 
 
 def test_long_rows_and_other_dtypes_take_jnp_argsort(monkeypatch):
@@ -73,13 +91,16 @@ def test_argsort_and_sort_of_long_rows_with_ties(n):
         np.testing.assert_array_equal(_util.sort(rows), jnp.sort(rows, axis=-1))
 
 
+_tie_mean = jax.jit(_util.tie_mean)
+
+
 @given(x=rows(np.float32), data=st.data())
 def test_tie_mean_averages_each_run_of_equal_sorted_keys(x, data):
     keys = np.sort(x, axis=-1)
     values = data.draw(
         hnp.arrays(np.float32, x.shape, elements=st.floats(-10, 10, width=32))
     )
-    got = np.asarray(_util.tie_mean(jnp.asarray(keys), jnp.asarray(values)))
+    got = np.asarray(_tie_mean(jnp.asarray(keys), jnp.asarray(values)))
     for key_row, value_row, got_row in zip(keys, values, got, strict=True):
         for j, key in enumerate(key_row):
             # A run: the equal keys (NaN equals nothing) next to position j.

@@ -508,6 +508,25 @@ def test_smooth_sort_matrix_is_doubly_stochastic_and_smooth(x64):
     np.testing.assert_allclose(hess @ v, grad_fd, atol=1e-6)
 
 
+def test_smooth_sort_matrix_is_accurate_in_float32(x64):
+    # Clustered scores at n = 128 and spread ones at n = 300: a recursion on
+    # log-ESPs (values up to sum(x) / softness) gave rows summing to 1.2 in
+    # the first case and NaN rows in the second (its empty sums' derivatives
+    # doubled at every step).
+    rng = np.random.default_rng(3)
+    clustered = np.repeat(rng.normal(size=4), 32) + 1e-3 * rng.normal(size=128)
+    spread = rng.normal(size=300)
+    matrix = jax.jit(soft_permutation)
+    for scores in (clustered, spread):
+        exact = matrix(jnp.asarray(scores, jnp.float64), jnp.asarray(0.1, jnp.float64))
+        p = matrix(jnp.asarray(scores, jnp.float32), jnp.asarray(0.1, jnp.float32))
+        np.testing.assert_allclose(p, exact, rtol=0, atol=2e-6)
+        np.testing.assert_allclose(p.sum(-1), 1.0, atol=5e-5)
+        values = softeqx.sort(jnp.asarray(scores, jnp.float32), method="smooth_sort")
+        reference = softeqx.sort(jnp.asarray(scores), method="smooth_sort")
+        np.testing.assert_allclose(values, reference, rtol=0, atol=2e-5)
+
+
 @pytest.mark.parametrize(
     "mode",
     slow_params(PAV_MODES, default={"smooth"}),

@@ -13,6 +13,12 @@ from .base import AbstractOrderingMethod
 SMOOTH_ONLY = ("smooth",)
 
 
+def _big(dtype: jnp.dtype) -> float:
+    """`M`, the size of the undefined log-ratios: finite, and far beyond any
+    score / softness."""
+    return 0.25 * float(jnp.finfo(dtype).max)
+
+
 def _log_esp_ratios(z: Array) -> Array:
     """`log(e_k / e_{k-1})` for `k = 1..n`, minus `z_{k-1}` in value but not in
     derivative, with `e_k` the elementary symmetric polynomials of `exp(z)`,
@@ -37,7 +43,7 @@ def _log_esp_ratios(z: Array) -> Array:
     ratio's missing second term comes from `D_0 = +M`.
     """
     n = z.shape[0]
-    big = 0.25 * float(jnp.finfo(z.dtype).max)
+    big = _big(z.dtype)
     centres = jax.lax.stop_gradient(z)
     before = jnp.concatenate([centres[:1], centres[:-1]])  # c_{k-1}; any for k = 1
 
@@ -64,8 +70,7 @@ def _ratio_step_parts(
     d: Array, zj: Array, centres: Array, before: Array
 ) -> tuple[Array, Array, Array, Array]:
     """One step of `_log_esp_ratios`, and the slopes of its two terms."""
-    big = 0.25 * float(jnp.finfo(d.dtype).max)
-    d_before = jnp.concatenate([jnp.full_like(d[:1], big), d[:-1]])
+    d_before = jnp.concatenate([jnp.full_like(d[:1], _big(d.dtype)), d[:-1]])
     grown = jnp.logaddexp(d, zj - centres)
     shrunk = zj - before - d_before
     new = grown - jax.nn.softplus(shrunk)
@@ -157,13 +162,14 @@ class SmoothSort(AbstractOrderingMethod):
     $e_k / e_{k-1}$ in log space, each centred on the $k$-th largest score,
     and row $k$ is the derivative of $\log(e_k / e_{k-1})$: no log-ESP (of
     size $\sum_i a_i / \varepsilon$) and no difference of two inclusion
-    probabilities is ever formed, so float32 keeps the entries to about
-    $10^{-7}$ at any $n$, and values and gradients stay finite at tiny
-    softness. Cost: $O(n^2)$ per recursion and $n$ forward-mode directions
-    for the matrix, $O(n^3)$ time per row, and $O(n^2)$ memory for the values
-    but $O(n^{5/2})$ for their gradient (reverse mode keeps the $n \times n$
-    derivatives every $\sqrt{n}$ steps and recomputes the rest): meant for
-    small and moderate $n$ (use `"fast_soft_sort"` for large $n$).
+    probabilities is ever formed, so float32 keeps the entries within
+    $5 \cdot 10^{-7}$ of float64 (measured up to $n = 512$), and values and
+    gradients stay finite at tiny softness. Cost: $O(n^2)$ per recursion and
+    $n$ forward-mode directions for the matrix, $O(n^3)$ time per row, and
+    $O(n^2)$ memory for the values but $O(n^{5/2})$ for their gradient
+    (reverse mode keeps the $n \times n$ derivatives every $\sqrt{n}$ steps
+    and recomputes the rest): meant for small and moderate $n$ (use
+    `"fast_soft_sort"` for large $n$).
 
     ??? cite "Reference"
 

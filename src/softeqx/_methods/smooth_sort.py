@@ -57,7 +57,7 @@ def _log_esp_ratios(z: Array) -> Array:
     # reverse mode then keeps the n x n derivatives at the start of each
     # segment and within one segment, O(n^2.5) memory instead of O(n^3).
     # Elements `exp(-M) = 0` pad the last segment; they change no ratio.
-    length = math.isqrt(n - 1) + 1 if n > 1 else 1
+    length = math.isqrt(n - 1) + 1  # ceil(sqrt(n)), for n >= 1
     count = -(-n // length)
     padded = jnp.concatenate([z, jnp.full(count * length - n, -big, z.dtype)])
     d, _ = jax.lax.scan(
